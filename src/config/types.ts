@@ -1,0 +1,70 @@
+/** Where a listener binds. `unix` addresses carry a socket path instead of host/port. */
+export interface BindAddress {
+  scheme: 'http' | 'https' | 'unix';
+  host: string;
+  port: number;
+  /** Socket path for `unix:` addresses. */
+  path?: string;
+  /** The address exactly as configured, for logs. */
+  raw: string;
+}
+
+/** Per-model settings from the `models` JSON property: {name: {version: params}}. */
+export interface ModelsJsonParams {
+  minWorkers?: number;
+  maxWorkers?: number;
+  batchSize?: number;
+  maxBatchDelay?: number;
+  responseTimeout?: number;
+  startupTimeout?: number;
+  runtimeType?: string;
+  defaultVersion?: boolean;
+  marName?: string;
+}
+
+/** The resolved, frozen server configuration. Built once by `resolveConfig`, then passed down. */
+export interface ServerConfig {
+  /** Path of the properties file that was read, if any (TorchServe's `tsConfigFile`). */
+  tsConfigFile?: string;
+  inferenceAddress: BindAddress;
+  managementAddress: BindAddress;
+  metricsAddress: BindAddress;
+  modelStore?: string;
+  /** `load_models` split on ',' (CLI `--models` values are joined the same way). Empty ⇒ none. */
+  loadModels: string[];
+  /** Parsed `models` property. */
+  models: Record<string, Record<string, ModelsJsonParams>>;
+  defaultWorkersPerModel: number;
+  /** Workers per model when default_workers_per_model is 0 (TorchServe: #GPUs else #CPUs). */
+  startupWorkersPerModel: number;
+  jobQueueSize: number;
+  maxRequestSize: number;
+  maxResponseSize: number;
+  defaultResponseTimeout: number;
+  defaultStartupTimeout: number;
+  unregisterModelTimeout: number;
+  corsAllowedOrigin?: string;
+  corsAllowedMethods?: string;
+  corsAllowedHeaders?: string;
+  /** Compiled allowed_urls, each to be full-matched case-insensitively. */
+  allowedUrls: RegExp[];
+  /** Whether allowed_urls was configured (else TorchServe logs a warning). */
+  allowedUrlsConfigured: boolean;
+  defaultServiceHandler?: string;
+  enableMetricsApi: boolean;
+  metricsMode: 'log' | 'prometheus' | 'legacy';
+  enableEnvvarsConfig: boolean;
+  enableModelApi: boolean;
+  disableTokenAuthorization: boolean;
+  tokenExpirationMin: number;
+  noConfigSnapshots: boolean;
+  debug: boolean;
+  /** onnxserve's own: ONNX Runtime intra-op threads per worker (0 ⇒ chosen from cores/workers). */
+  ortIntraOpThreads: number;
+  /** Number of CPU cores seen at start-up. */
+  cpuCount: number;
+  /** LOG_LOCATION env or `logs` (relative to cwd). */
+  logLocation: string;
+  /** All properties as finally resolved (file + CLI + env), for snapshots and diagnostics. */
+  properties: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,72 @@
+import type { PlainServeError } from '../errors.js';
+
+/** One named input of an inference request: a multipart field, or the whole body as `body`. */
+export interface RequestPart {
+  name: string;
+  /** MIME type without parameters, when known. */
+  contentType?: string;
+  data: Uint8Array;
+}
+
+/** What the HTTP layer hands to a model: raw parts, decoded by the handler inside a worker. */
+export interface InferenceRequest {
+  parts: RequestPart[];
+  headers: Record<string, string>;
+}
+
+/** A successful reply produced by a handler. */
+export interface InferenceReply {
+  status: number;
+  contentType?: string;
+  body: Uint8Array;
+}
+
+export type JobOutcome = { ok: true; reply: InferenceReply } | { ok: false; error: PlainServeError };
+
+/** Static settings of one pool (one model version). */
+export interface WorkerPoolOptions {
+  modelName: string;
+  modelVersion: string;
+  /** Absolute path of the .onnx file. */
+  modelFile: string;
+  /** Folder of the extracted archive (handlers may read extra files from it). */
+  modelDir: string;
+  /** Handler name from the manifest; undefined ⇒ default ONNX handler. */
+  handler?: string;
+  batchSize: number;
+  maxBatchDelayMs: number;
+  responseTimeoutSec: number;
+  startupTimeoutSec: number;
+  jobQueueSize: number;
+  /** ONNX Runtime intra-op threads per worker session. */
+  intraOpThreads: number;
+}
+
+export interface WorkerInfo {
+  /** TorchServe reports the worker port; we report a stable numeric id as a string. */
+  id: string;
+  startTime: Date;
+  status: 'READY' | 'UNLOADING';
+  memoryUsage: number;
+  pid: number;
+  gpu: boolean;
+}
+
+export interface TensorMeta {
+  name: string;
+  type: string;
+  /** Dimensions; strings (or -1) are symbolic / dynamic. */
+  shape: Array<number | string>;
+}
+
+export interface ModelSignature {
+  inputs: TensorMeta[];
+  outputs: TensorMeta[];
+}
+
+export interface ScaleResult {
+  /** Workers running (ready) after the change. */
+  running: number;
+  /** First start-up failure, when a worker could not load. */
+  failure?: PlainServeError;
+}
