@@ -35,6 +35,7 @@ export interface ModelYamlConfig {
   useJobTicket?: boolean;
   continuousBatching?: boolean;
   sequenceBatching?: boolean;
+  asyncCommunication?: boolean;
   useVenv?: boolean;
   sequenceMaxIdleMSec?: number;
   sequenceTimeoutMSec?: number;

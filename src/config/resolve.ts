@@ -1,0 +1,201 @@
+/**
+ * Builds the one frozen ServerConfig from CLI flags, environment and config.properties.
+ * Does the checks of the Python launcher (spec §1.4) and then ConfigManager's merge (spec §2.1),
+ * in that order, so the first problem reported is the one TorchServe would report.
+ * Pure: all I/O goes through the callbacks in ConfigSources.
+ */
+import path from 'node:path';
+import { StartupError } from '../errors.js';
+import { parseBindAddress } from './address.js';
+import { applyEnvOverrides, substitutePlaceholders } from './env.js';
+import { parseProperties, PropertiesSyntaxError } from './properties.js';
+import type { ServerConfig } from './types.js';
+import { allowedUrls, boolProp, intProp, metricsMode, modelsJson, tokenExpirationMin } from './values.js';
+
+/** The start-up flags that shape the configuration (see spec §1.1). */
+export interface CliOptions {
+  tsConfig?: string;
+  modelStore?: string;
+  models?: string[];
+  ncs?: boolean;
+  enableModelApi?: boolean;
+  disableTokenAuth?: boolean;
+  logConfig?: string;
+  foreground?: boolean;
+}
+
+export interface ConfigSources {
+  cli: CliOptions;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Absolute; relative paths are resolved against it. */
+  cwd: string;
+  cpuCount: number;
+  /** File contents (UTF-8), or undefined when it can't be read. */
+  readFile(path: string): string | undefined;
+  isDirectory(path: string): boolean;
+  /** True for an existing regular file (not a directory). */
+  fileExists(path: string): boolean;
+}
+
+interface ConfigFile {
+  /** As named (env, flag or `config.properties`); TorchServe stores this as `tsConfigFile`. */
+  raw: string;
+  abs: string;
+  props: Record<string, string>;
+}
+
+const emptyProps = (): Record<string, string> => Object.create(null) as Record<string, string>;
+
+/**
+ * Env TS_CONFIG_FILE > --ts-config > ./config.properties. A named file must exist; the implicit
+ * one is optional. As in TorchServe, TS_CONFIG_FILE set but empty means "no file at all", and an
+ * empty --ts-config falls back to ./config.properties.
+ */
+function loadConfigFile(src: ConfigSources): ConfigFile | undefined {
+  const fromEnv = src.env.TS_CONFIG_FILE;
+  const named = fromEnv ?? (src.cli.tsConfig === '' ? undefined : src.cli.tsConfig);
+  if (named === '') return undefined;
+  const raw = named ?? 'config.properties';
+  const abs = path.resolve(src.cwd, raw);
+  const text = src.fileExists(abs) ? src.readFile(abs) : undefined;
+  if (text === undefined) {
+    if (named !== undefined) throw new StartupError(`--ts-config file not found: ${raw}`);
+    return undefined;
+  }
+  try {
+    return { raw, abs, props: parseProperties(text) };
+  } catch (e) {
+    if (e instanceof PropertiesSyntaxError) throw new StartupError(`Invalid configuration: ${e.message} (${raw})`);
+    throw e;
+  }
+}
+
+/** Recursively freezes plain data (and the RegExps, which stay usable: none has g/y flags). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+const nonEmpty = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
+
+/** Integer keys TorchServe parses at start-up that we don't otherwise use: checked, so typos surface. */
+const CHECKED_ONLY_INT_KEYS = ['number_of_netty_threads', 'netty_client_threads', 'initial_worker_port', 'metric_time_interval'];
+
+export function resolveConfig(src: ConfigSources): ServerConfig {
+  const { cli, env, cwd } = src;
+
+  // --- The launcher's checks (spec §1.4), in its order. ---
+  if (cli.logConfig !== undefined && cli.logConfig !== '') {
+    const abs = path.resolve(cwd, cli.logConfig);
+    if (!src.fileExists(abs)) throw new StartupError(`--log-config file not found: ${abs}`);
+  }
+  const file = loadConfigFile(src);
+  const props = file ? file.props : emptyProps();
+
+  // Deviation: model_store is also taken from an implicit ./config.properties.
+  const flagStore = nonEmpty(cli.modelStore);
+  if (flagStore !== undefined) {
+    if (!src.isDirectory(path.resolve(cwd, flagStore))) {
+      throw new StartupError(`--model-store directory not found: ${flagStore}`);
+    }
+  } else if (nonEmpty(props.model_store) === undefined) {
+    throw new StartupError('Missing mandatory parameter --model-store');
+  }
+
+  // --- ConfigManager's merge (spec §2.1): file → $$VAR$$ → CLI → env. ---
+  substitutePlaceholders(props, env);
+  if (file) props.tsConfigFile = file.raw;
+  if (flagStore === undefined) {
+    const fileStore = props.model_store ?? '';
+    if (fileStore === '' || !src.isDirectory(path.resolve(cwd, fileStore))) {
+      throw new StartupError(`--model-store directory not found: ${fileStore}`);
+    }
+  }
+
+  if (flagStore !== undefined) props.model_store = flagStore;
+  if (cli.models !== undefined && cli.models.length > 0) props.load_models = cli.models.join(',');
+  // These two flags can only switch on; env (below) may still switch off.
+  if (cli.enableModelApi === true) props.enable_model_api = 'true';
+  if (cli.disableTokenAuth === true) props.disable_token_authorization = 'true';
+  if (props.workflow_store === undefined) props.workflow_store = props.model_store as string;
+  // number_of_gpu := min(detected, configured); we never detect accelerators.
+  intProp(props, 'number_of_gpu', 0);
+  props.number_of_gpu = '0';
+
+  const storeBeforeEnv = props.model_store as string;
+  const enableEnvvarsConfig = boolProp(props, 'enable_envvars_config', false);
+  if (enableEnvvarsConfig) applyEnvOverrides(props, env);
+  const modelStore = props.model_store ?? '';
+  if (modelStore !== storeBeforeEnv && (modelStore === '' || !src.isDirectory(path.resolve(cwd, modelStore)))) {
+    throw new StartupError(`Invalid configuration: model_store directory not found: ${modelStore}`);
+  }
+
+  // --- Typed values with TorchServe's defaults (spec §2.3). ---
+  const inferenceAddress = parseBindAddress('inference_address', props.inference_address ?? 'http://127.0.0.1:8080');
+  const managementAddress = parseBindAddress('management_address', props.management_address ?? 'http://127.0.0.1:8081');
+  const metricsAddress = parseBindAddress('metrics_address', props.metrics_address ?? 'http://127.0.0.1:8082');
+
+  const defaultWorkersPerModel = intProp(props, 'default_workers_per_model', 0);
+  const jobQueueSize = intProp(props, 'job_queue_size', 100, true);
+  const maxRequestSize = intProp(props, 'max_request_size', 6553500, true);
+  const maxResponseSize = intProp(props, 'max_response_size', 6553500);
+  const defaultResponseTimeout = intProp(props, 'default_response_timeout', 120);
+  const defaultStartupTimeout = intProp(props, 'default_startup_timeout', 120);
+  const unregisterModelTimeout = intProp(props, 'unregister_model_timeout', 120);
+  const ortIntraOpThreads = intProp(props, 'ort_intra_op_threads', 0);
+  for (const key of CHECKED_ONLY_INT_KEYS) intProp(props, key, 0);
+
+  const debug = boolProp(props, 'debug', false);
+  const cpuCount = Number.isFinite(src.cpuCount) ? Math.max(1, Math.floor(src.cpuCount)) : 1;
+  // ConfigManager.getDefaultWorkers: debug wins, then the configured value, then (no GPUs) #CPUs.
+  const startupWorkersPerModel = debug ? 1 : defaultWorkersPerModel > 0 ? defaultWorkersPerModel : cpuCount;
+
+  const config: ServerConfig = {
+    ...(file ? { tsConfigFile: file.abs } : {}),
+    inferenceAddress,
+    managementAddress,
+    metricsAddress,
+    modelStore: path.resolve(cwd, modelStore),
+    loadModels: (props.load_models ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    models: modelsJson(props.models),
+    defaultWorkersPerModel,
+    startupWorkersPerModel,
+    jobQueueSize,
+    maxRequestSize,
+    maxResponseSize,
+    defaultResponseTimeout,
+    defaultStartupTimeout,
+    unregisterModelTimeout,
+    ...optional('corsAllowedOrigin', props.cors_allowed_origin),
+    ...optional('corsAllowedMethods', props.cors_allowed_methods),
+    ...optional('corsAllowedHeaders', props.cors_allowed_headers),
+    allowedUrls: allowedUrls(props.allowed_urls),
+    allowedUrlsConfigured: props.allowed_urls !== undefined,
+    ...optional('defaultServiceHandler', props.default_service_handler),
+    enableMetricsApi: boolProp(props, 'enable_metrics_api', true),
+    metricsMode: metricsMode(props.metrics_mode),
+    enableEnvvarsConfig,
+    enableModelApi: boolProp(props, 'enable_model_api', false),
+    disableTokenAuthorization: boolProp(props, 'disable_token_authorization', false),
+    tokenExpirationMin: tokenExpirationMin(props.token_expiration_min),
+    noConfigSnapshots: cli.ncs === true,
+    debug,
+    ortIntraOpThreads,
+    cpuCount,
+    // Read even without enable_envvars_config, as TorchServe does.
+    logLocation: env.LOG_LOCATION ?? 'logs',
+    properties: props,
+  };
+  return deepFreeze(config);
+}
+
+/** `{ [name]: value }` when set, else nothing — keeps optional fields absent rather than undefined. */
+function optional<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: string };
+}
