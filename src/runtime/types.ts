@@ -70,3 +70,15 @@ export interface ScaleResult {
   /** First start-up failure, when a worker could not load. */
   failure?: PlainServeError;
 }
+
+/** Counters of one pool since it was created (for metrics and tests). */
+export interface PoolStats {
+  /** Batches dispatched to workers. */
+  batches: number;
+  /** Jobs dispatched to workers. */
+  jobs: number;
+  /** ONNX Runtime `session.run` calls reported by workers (less than jobs when batching concatenates). */
+  runs: number;
+  /** Workers lost to a crash or a response timeout. */
+  workerDeaths: number;
+}

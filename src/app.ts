@@ -1,0 +1,101 @@
+/**
+ * Composition root: config → registry → startup models → listeners. Also the graceful close.
+ * Nothing here knows HTTP routes or worker internals.
+ */
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import type { ServerConfig } from './config/types.js';
+import type { Loggers } from './logging.js';
+import { TS_COMPAT_VERSION } from './http/api-description.js';
+import { inferenceRouter } from './http/inference.js';
+import { createListener, listen, type Listener } from './http/listener.js';
+import { isModelApiCall, managementRouter } from './http/management.js';
+import { metricsRouter } from './http/metrics.js';
+import { methodNotAllowed } from './errors.js';
+import { ModelRegistry } from './registry/registry.js';
+
+export interface ServerHandle {
+  registry: ModelRegistry;
+  listeners: Listener[];
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where archives are extracted (`<tempRoot>/models/<id>`). */
+  tempRoot?: string;
+  cwd?: string;
+}
+
+/** `--models all`: every visible folder or archive in the model store (spec §1.6). */
+async function storeEntries(store: string | undefined): Promise<string[]> {
+  if (!store) return [];
+  const entries = await fsp.readdir(store, { withFileTypes: true });
+  return entries
+    .filter((e) => !e.name.startsWith('.'))
+    .filter((e) => e.isDirectory() || /\.(mar|model|tar\.gz)$/i.test(e.name))
+    .map((e) => e.name)
+    .sort();
+}
+
+function dumpConfiguration(config: ServerConfig, loggers: Loggers, cwd: string): void {
+  const lines = [
+    `Torchserve version: ${TS_COMPAT_VERSION} (onnxserve)`,
+    `Current directory: ${cwd}`,
+    `Temp directory: ${os.tmpdir()}`,
+    `Number of CPUs: ${config.cpuCount}`,
+    `Config file: ${config.tsConfigFile ?? 'N/A'}`,
+    `Inference address: ${config.inferenceAddress.raw}`,
+    `Management address: ${config.managementAddress.raw}`,
+    `Metrics address: ${config.metricsAddress.raw}`,
+    `Model Store: ${config.modelStore ?? 'N/A'}`,
+    `Initial Models: ${config.loadModels.join(',') || 'N/A'}`,
+    `Log dir: ${config.logLocation}`,
+    `Default workers per model: ${config.startupWorkersPerModel}`,
+    `Maximum Request Size: ${config.maxRequestSize}`,
+    `Maximum Response Size: ${config.maxResponseSize}`,
+    `Allowed Urls: ${config.allowedUrls.map((r) => r.source).join(',')}`,
+    `Enable metrics API: ${config.enableMetricsApi}`,
+    `Metrics mode: ${config.metricsMode}`,
+    `Model API enabled: ${config.enableModelApi}`,
+  ];
+  loggers.main.info(`\n${lines.join('\n')}`);
+  if (!config.allowedUrlsConfigured) {
+    loggers.main.warn(
+      'Your torchserve instance can access any URL to load models. When deploying to production, make sure to limit the set of allowed_urls in config.properties',
+    );
+  }
+}
+
+export async function startServer(config: ServerConfig, loggers: Loggers, options: StartOptions = {}): Promise<ServerHandle> {
+  const cwd = options.cwd ?? process.cwd();
+  dumpConfiguration(config, loggers, cwd);
+  const registry = new ModelRegistry(config, loggers.main, { tempRoot: options.tempRoot ?? os.tmpdir(), cwd });
+  const listeners: Listener[] = [];
+  const close = async () => {
+    await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
+    await registry.shutdown();
+  };
+  try {
+    await registry.loadStartupModels(config.loadModels, () => storeEntries(config.modelStore));
+    const inference = createListener({ kind: 'inference', router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize }), config, accessLog: loggers.access });
+    const management = createListener({
+      kind: 'management',
+      router: managementRouter({ registry, config }),
+      config,
+      accessLog: loggers.access,
+      gate: (method, segments) => (!config.enableModelApi && isModelApiCall(method, segments) ? methodNotAllowed() : undefined),
+    });
+    listeners.push(await listen(inference, 'inference', 'inference_address', config.inferenceAddress));
+    listeners.push(await listen(management, 'management', 'management_address', config.managementAddress));
+    if (config.enableMetricsApi) {
+      const metrics = createListener({ kind: 'metrics', router: metricsRouter(), config, accessLog: loggers.access });
+      listeners.push(await listen(metrics, 'metrics', 'metrics_address', config.metricsAddress));
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  for (const l of listeners) loggers.main.info(`${l.kind[0]?.toUpperCase()}${l.kind.slice(1)} API bind to: ${l.url}`);
+  loggers.main.info('Model server started.');
+  return { registry, listeners, close };
+}

@@ -1,0 +1,124 @@
+/**
+ * One Fastify instance per listener (inference, management, metrics). Fastify gives us the HTTP
+ * server, body limits and multipart; routing is TorchServe's segment-based dispatch (route-context.ts),
+ * because TorchServe ignores methods on many routes and trailing segments on others.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { BindAddress, ServerConfig } from '../config/types.js';
+import { StartupError, type ServeError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { ListenerKind } from './api-description.js';
+import { errorResult, send, toServeError, torchServeJson, type CorsSettings, type HttpResult } from './reply.js';
+import { splitPath, type Router } from './route-context.js';
+
+export interface ListenerOptions {
+  kind: ListenerKind;
+  router: Router;
+  config: ServerConfig;
+  accessLog: Logger;
+  /** Refuses a request before its body is read (the `enable_model_api` gate). */
+  gate?: (method: string, segments: string[]) => ServeError | undefined;
+}
+
+export interface Listener {
+  kind: ListenerKind;
+  app: FastifyInstance;
+  /** Where it listens: `host:port`, or the socket path. */
+  url: string;
+  port: number;
+}
+
+function remoteOf(req: FastifyRequest): string {
+  const addr = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  return req.socket.remotePort === undefined ? '127.0.0.1' : `/${addr}:${req.socket.remotePort}`;
+}
+
+/** Node's parser rejected the request: TorchServe answers 400 "Invalid HTTP message.". */
+function invalidHttpMessage(): string {
+  const body = torchServeJson({ code: 400, type: 'BadRequestException', message: 'Invalid HTTP message.' });
+  return (
+    'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+export function createListener(opts: ListenerOptions): FastifyInstance {
+  const { config } = opts;
+  const cors: CorsSettings = {
+    origin: config.corsAllowedOrigin,
+    methods: config.corsAllowedMethods,
+    headers: config.corsAllowedHeaders,
+  };
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.maxRequestSize,
+    genReqId: () => randomUUID(),
+    clientErrorHandler: (_err, socket) => {
+      if (socket.writable) socket.end(invalidHttpMessage());
+      else socket.destroy();
+    },
+  });
+
+  // Every body reaches the routes as raw bytes: handlers decide how to read them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  void app.register(multipart, {
+    limits: { fileSize: config.maxRequestSize, fieldSize: config.maxRequestSize, files: 1000, fields: 1000 },
+  });
+
+  const reply = (r: FastifyReply, result: HttpResult) => send(r, result, cors);
+
+  app.addHook('onResponse', async (req, r) => {
+    opts.accessLog.info(`${remoteOf(req)} "${req.method} ${req.url} HTTP/${req.raw.httpVersion}" ${r.statusCode} ${Math.round(r.elapsedTime)}`);
+  });
+
+  if (opts.gate) {
+    const gate = opts.gate;
+    app.addHook('onRequest', async (req, r) => {
+      const refused = gate(req.method, splitPath(req.url).segments);
+      if (refused) return reply(r, errorResult(refused));
+      return undefined;
+    });
+  }
+
+  app.setErrorHandler((err, _req, r) => reply(r, errorResult(toServeError(err, config.maxRequestSize))));
+  app.setNotFoundHandler((req, r) => dispatch(req, r));
+
+  async function dispatch(req: FastifyRequest, r: FastifyReply) {
+    const { segments, query } = splitPath(req.url);
+    let result: HttpResult;
+    try {
+      result = await opts.router({ req, method: req.method, segments, query });
+    } catch (err) {
+      result = errorResult(toServeError(err, config.maxRequestSize));
+    }
+    return reply(r, result);
+  }
+
+  app.all('/', dispatch);
+  app.all('/*', dispatch);
+  return app;
+}
+
+/** Binds a listener to its configured address; a clear start-up error when it cannot. */
+export async function listen(app: FastifyInstance, kind: ListenerKind, key: string, address: BindAddress): Promise<Listener> {
+  if (address.scheme === 'https') {
+    throw new StartupError(`Invalid configuration: ${key}=${address.raw}: HTTPS listeners are not supported yet`);
+  }
+  try {
+    if (address.scheme === 'unix') {
+      await app.listen({ path: address.path ?? '' });
+      return { kind, app, url: `unix:${address.path ?? ''}`, port: 0 };
+    }
+    await app.listen({ host: address.host, port: address.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new StartupError(`Failed to bind ${key} ${address.raw}: ${why}`);
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  return { kind, app, url: `${address.scheme}://${address.host}:${port}`, port };
+}

@@ -1,0 +1,326 @@
+/**
+ * The model registry: the only place that knows what is loaded. Names → versions → one default.
+ * Management routes mutate it; inference routes resolve through it. Texts and status codes
+ * follow TorchServe (spec §3.2-3.6).
+ */
+import fsp from 'node:fs/promises';
+import { modelNameFromFile, resolveModelFile } from '../archive/index.js';
+import type { ModelArchive } from '../archive/types.js';
+import type { ServerConfig } from '../config/types.js';
+import {
+  ServeError,
+  badRequest,
+  conflict,
+  internalError,
+  invalidModelVersion,
+  modelNotFound,
+  modelVersionNotFound,
+  requestTimeout,
+} from '../errors.js';
+import type { Logger } from '../logging.js';
+import { WorkerPool } from '../runtime/pool.js';
+import { checkHandler } from './handlers.js';
+import { locateModel } from './model-source.js';
+import { ModelVersion } from './model-version.js';
+import { intraOpThreadsFor, resolveModelSettings, UNSET_BATCH_SIZE, UNSET_MAX_BATCH_DELAY, UNSET_TIMEOUT } from './settings.js';
+
+export const RUNTIMES = ['python', 'python3', 'LSP'] as const;
+
+/** Register parameters after HTTP decoding; sentinels as TorchServe's (see settings.ts). */
+export interface RegisterRequest {
+  url: string;
+  modelName?: string;
+  handler?: string;
+  runtime?: string;
+  batchSize: number;
+  maxBatchDelay: number;
+  initialWorkers: number;
+  synchronous: boolean;
+  responseTimeout: number;
+  startupTimeout: number;
+}
+
+export interface StatusOutcome {
+  status: number;
+  message: string;
+}
+
+interface ModelEntry {
+  versions: Map<string, ModelVersion>;
+  defaultVersion: string;
+}
+
+export interface RegistryOptions {
+  tempRoot: string;
+  cwd: string;
+}
+
+export function defaultRegisterRequest(url: string, config: ServerConfig): RegisterRequest {
+  return {
+    url,
+    batchSize: UNSET_BATCH_SIZE,
+    maxBatchDelay: UNSET_MAX_BATCH_DELAY,
+    initialWorkers: config.defaultWorkersPerModel,
+    synchronous: true,
+    responseTimeout: UNSET_TIMEOUT,
+    startupTimeout: UNSET_TIMEOUT,
+  };
+}
+
+export class ModelRegistry {
+  private readonly models = new Map<string, ModelEntry>();
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly logger: Logger,
+    private readonly options: RegistryOptions,
+  ) {}
+
+  /** Register a model (spec §3.2). `startup` marks `--models` loads, which use start-up workers. */
+  async register(req: RegisterRequest, startup?: { workers: number }): Promise<StatusOutcome> {
+    if (req.runtime !== undefined && !(RUNTIMES as readonly string[]).includes(req.runtime)) {
+      throw badRequest(`Invalid RuntimeType value: ${req.runtime}`);
+    }
+    const located = await locateModel(req.url, {
+      modelStore: this.config.modelStore,
+      allowedUrls: this.config.allowedUrls,
+      tempRoot: this.options.tempRoot,
+      cwd: this.options.cwd,
+      onOpenFailure: (url, err) => this.logger.error(`Failed to open model archive ${url}: ${String(err)}`),
+    });
+    const { archive } = located;
+    let version: ModelVersion;
+    try {
+      version = this.createVersion(req, archive, located.fileName, located.downloadedTo, startup);
+    } catch (err) {
+      await archive.cleanup();
+      if (located.downloadedTo) await fsp.rm(located.downloadedTo, { force: true });
+      throw err;
+    }
+    for (const w of archive.warnings) this.logger.warn(`${version.name}: ${w}`);
+    this.add(version);
+
+    const { minWorkers, maxWorkers } = version.settings;
+    if (minWorkers <= 0) {
+      return {
+        status: 200,
+        message: `Model "${version.name}" Version: ${version.version} registered with 0 initial workers. Use scale workers API to add workers for the model.`,
+      };
+    }
+    const scaling = version.pool.scale(minWorkers, maxWorkers);
+    if (!req.synchronous || startup) {
+      void scaling.then((r) => {
+        if (r.failure) this.logger.error(`${r.failure.message}: workers failed to start`);
+      });
+      return { status: 202, message: 'Processing worker updates...' };
+    }
+    const result = await scaling;
+    if (result.failure) {
+      await this.removeVersion(version).catch(() => undefined);
+      throw internalError(`Failed to start workers for model ${version.name} version: ${version.version}`, result.failure.status === 413 ? 507 : 500);
+    }
+    if (result.running < minWorkers) return { status: 206, message: 'Workers scaling in progress...' };
+    return { status: 200, message: `Model "${version.name}" Version: ${version.version} registered with ${minWorkers} initial workers` };
+  }
+
+  private createVersion(
+    req: RegisterRequest,
+    archive: ModelArchive,
+    fileName: string,
+    downloadedTo: string | undefined,
+    startup: { workers: number } | undefined,
+  ): ModelVersion {
+    const manifest = archive.manifest;
+    const name = req.modelName || manifest.model.modelName || modelNameFromFile(fileName);
+    const versionId = manifest.model.modelVersion || '1.0';
+    const existing = this.models.get(name);
+    if (existing?.versions.has(versionId)) throw conflict(`Model version ${versionId} is already registered for model ${name}`);
+
+    const handler = checkHandler(req.handler ?? manifest.model.handler ?? this.config.defaultServiceHandler);
+    const modelFile = resolveModelFile(archive);
+    const json = this.config.models[name]?.[versionId];
+    const runtimeFromJson = json?.runtimeType && (RUNTIMES as readonly string[]).includes(json.runtimeType) ? json.runtimeType : undefined;
+    const settings = resolveModelSettings({
+      api: { batchSize: req.batchSize, maxBatchDelay: req.maxBatchDelay, responseTimeout: req.responseTimeout, startupTimeout: req.startupTimeout },
+      workers: startup ? startup.workers : req.initialWorkers,
+      yaml: archive.config,
+      json: startup ? json : undefined,
+      defaults: {
+        responseTimeout: this.config.defaultResponseTimeout,
+        startupTimeout: this.config.defaultStartupTimeout,
+        jobQueueSize: this.config.jobQueueSize,
+      },
+    });
+    const pool = new WorkerPool(
+      {
+        modelName: name,
+        modelVersion: versionId,
+        modelFile,
+        modelDir: archive.dir,
+        handler,
+        batchSize: settings.batchSize,
+        maxBatchDelayMs: settings.maxBatchDelay,
+        responseTimeoutSec: settings.responseTimeout,
+        startupTimeoutSec: settings.startupTimeout,
+        jobQueueSize: settings.jobQueueSize,
+        intraOpThreads: intraOpThreadsFor(this.config.ortIntraOpThreads, this.config.cpuCount, settings.maxWorkers),
+      },
+      this.logger,
+    );
+    return new ModelVersion({
+      name,
+      version: versionId,
+      url: req.url,
+      runtime: runtimeFromJson ?? req.runtime ?? manifest.runtime,
+      handler,
+      archive,
+      modelFile,
+      settings,
+      pool,
+      loadedAtStartup: startup !== undefined,
+      downloadedTo,
+    });
+  }
+
+  /** Synchronous check-and-insert, so two concurrent registrations cannot both win. */
+  private add(v: ModelVersion): void {
+    const entry = this.models.get(v.name);
+    if (!entry) {
+      this.models.set(v.name, { versions: new Map([[v.version, v]]), defaultVersion: v.version });
+      return;
+    }
+    if (entry.versions.has(v.version)) throw conflict(`Model version ${v.version} is already registered for model ${v.name}`);
+    entry.versions.set(v.version, v);
+  }
+
+  /** Resolve a model (default version when `version` is undefined); 404s as TorchServe. */
+  resolve(name: string, version?: string): ModelVersion {
+    const entry = this.models.get(name);
+    if (!entry) throw modelNotFound(`Model not found: ${name}`);
+    const id = version ?? entry.defaultVersion;
+    const v = entry.versions.get(id);
+    if (!v) throw modelVersionNotFound(`Model version: ${id} does not exist for model: ${name}`);
+    return v;
+  }
+
+  /** All versions of a model, in registration order. */
+  allVersions(name: string): ModelVersion[] {
+    const entry = this.models.get(name);
+    if (!entry) throw modelNotFound(`Model not found: ${name}`);
+    return [...entry.versions.values()];
+  }
+
+  /** Default version of every model, sorted by name (Java string order = UTF-16 code units). */
+  listDefaults(): ModelVersion[] {
+    return [...this.models.keys()]
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((n) => this.resolve(n));
+  }
+
+  /** Names of models loaded at start-up (for `/invocations` without a model name). */
+  startupModels(): string[] {
+    return [...this.models.values()].flatMap((e) => [...e.versions.values()].filter((v) => v.loadedAtStartup).map((v) => v.name));
+  }
+
+  isHealthy(): boolean {
+    return [...this.models.keys()].every((n) => this.resolve(n).isHealthy());
+  }
+
+  /** Scale workers (spec §3.3). `version` undefined ⇒ default version. */
+  async scale(name: string, version: string | undefined, min: number, max: number, synchronous: boolean): Promise<StatusOutcome> {
+    const v = this.resolve(name, version);
+    v.settings = { ...v.settings, minWorkers: min, maxWorkers: max };
+    const scaling = v.pool.scale(min, max);
+    if (!synchronous) {
+      void scaling.then((r) => {
+        if (r.failure) this.logger.error(`Failed to scale model ${name}: ${r.failure.message}`);
+      });
+      return { status: 202, message: 'Processing worker updates...' };
+    }
+    const result = await scaling;
+    if (result.failure) {
+      throw internalError(`Failed to start workers for model ${name} version: ${version ?? 'null'}`, result.failure.status === 413 ? 507 : 500);
+    }
+    if (result.running < min) return { status: 206, message: 'Workers scaling in progress...' };
+    return {
+      status: 200,
+      message: version === undefined ? `Workers scaled to ${min} for model: ${name}` : `Workers scaled to ${min} for model: ${name}, version: ${version}`,
+    };
+  }
+
+  /** Unregister (spec §3.4). */
+  async unregister(name: string, version?: string): Promise<StatusOutcome> {
+    const entry = this.models.get(name);
+    const v = this.resolve(name, version);
+    if (entry && entry.versions.size > 1 && v.version === entry.defaultVersion) {
+      throw invalidModelVersion(`Cannot remove default version for model ${name}`);
+    }
+    await this.removeVersion(v);
+    return { status: 200, message: `Model "${name}" unregistered` };
+  }
+
+  private async removeVersion(v: ModelVersion): Promise<void> {
+    const entry = this.models.get(v.name);
+    if (entry?.versions.get(v.version) === v) {
+      entry.versions.delete(v.version);
+      if (entry.versions.size === 0) this.models.delete(v.name);
+    }
+    const timeoutMs = this.config.unregisterModelTimeout * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const r = await Promise.race([v.pool.shutdown().then(() => 'done' as const), timedOut]);
+      if (r === 'timeout') throw requestTimeout(`Timed out while cleaning resources: ${v.name}`);
+    } finally {
+      clearTimeout(timer);
+      await v.archive.cleanup().catch((err: unknown) => this.logger.warn(`Cleanup of ${v.archive.dir} failed: ${String(err)}`));
+      if (v.downloadedTo) await fsp.rm(v.downloadedTo, { force: true });
+    }
+  }
+
+  /** Set the default version (spec §3.5; note its version-not-found text has no colons). */
+  setDefault(name: string, version: string): StatusOutcome {
+    const entry = this.models.get(name);
+    if (!entry) throw modelNotFound(`Model not found: ${name}`);
+    if (!entry.versions.has(version)) throw modelVersionNotFound(`Model version ${version} does not exist for model ${name}`);
+    entry.defaultVersion = version;
+    return { status: 200, message: `Default version successfully updated for model "${name}" to "${version}"` };
+  }
+
+  /** Load `load_models` at start-up (spec §1.6): failures are logged and skipped. */
+  async loadStartupModels(items: readonly string[], storeEntries: () => Promise<string[]>): Promise<void> {
+    const specs: Array<{ name?: string; url: string }> = [];
+    for (const item of items) {
+      if (item.toLowerCase() === 'all') {
+        for (const url of await storeEntries()) specs.push({ url });
+        continue;
+      }
+      const eq = item.indexOf('=');
+      const spec = eq >= 0 ? { name: item.slice(0, eq).trim() || undefined, url: item.slice(eq + 1).trim() } : { url: item.trim() };
+      if (spec.url) specs.push(spec);
+    }
+    for (const spec of specs) {
+      try {
+        const req = { ...defaultRegisterRequest(spec.url, this.config), modelName: spec.name };
+        await this.register(req, { workers: this.config.startupWorkersPerModel });
+        this.logger.info(`Model ${spec.name ?? spec.url} loaded.`);
+      } catch (err) {
+        const why = err instanceof ServeError ? err.message : String(err);
+        this.logger.error(`Failed to load model: ${spec.url} (${why})`);
+      }
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    const all = [...this.models.values()].flatMap((e) => [...e.versions.values()]);
+    this.models.clear();
+    await Promise.all(
+      all.map(async (v) => {
+        await v.pool.shutdown().catch(() => undefined);
+        await v.archive.cleanup().catch(() => undefined);
+      }),
+    );
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * WorkerPool: the worker threads of one model version, its bounded job queue and its batcher.
+ * The main thread only queues and dispatches raw request parts; everything model-related runs in
+ * the workers. Invariant: every submitted job settles (reply, per-job error, 500 `Worker died.`
+ * or 503 no-worker), whatever happens to workers or the target count.
+ */
+import type { Worker } from 'node:worker_threads';
+import { ServeError, internalError, noWorkerMessage, serviceUnavailable } from '../errors.js';
+import type { FromWorker, ToWorker, WorkerLoadConfig } from './protocol.js';
+import { spawnWorker } from './spawn.js';
+import { transferList } from './transfer.js';
+import type {
+  InferenceReply,
+  InferenceRequest,
+  JobOutcome,
+  ModelSignature,
+  PoolStats,
+  ScaleResult,
+  WorkerInfo,
+  WorkerPoolOptions,
+} from './types.js';
+
+export interface PoolLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+const silent: PoolLogger = { info() {}, warn() {}, error() {} };
+
+/** Worker ids look like TorchServe's worker ports and stay unique across pools. */
+let nextWorkerId = 9000;
+
+/** Longest wait before retrying a worker that failed to (re)load, once the model loaded before. */
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/** How long shutdown() waits for threads to finish their current task and exit. */
+const SHUTDOWN_WAIT_MS = 5_000;
+
+type SlotState = 'starting' | 'idle' | 'busy' | 'retiring' | 'dead';
+type StartResult = { kind: 'loaded' } | { kind: 'failed' } | { kind: 'cancelled' };
+
+interface Job {
+  request: InferenceRequest;
+  explicitVersion: boolean;
+  resolve(reply: InferenceReply): void;
+  reject(error: ServeError): void;
+}
+
+interface Batch {
+  id: number;
+  jobs: Job[];
+  timer: NodeJS.Timeout;
+}
+
+interface Slot {
+  id: number;
+  thread: Worker;
+  state: SlotState;
+  startTime: Date;
+  memory: number;
+  batch?: Batch;
+  startupTimer?: NodeJS.Timeout;
+  started: Promise<StartResult>;
+  settleStart(result: StartResult): void;
+  /** Resolves when the thread has ended, however it ended. */
+  exited: Promise<void>;
+}
+
+export class WorkerPool {
+  private readonly slots = new Map<number, Slot>();
+  private queue: Job[] = [];
+  private target = 0;
+  private maxWorkers = 0;
+  private closed = false;
+  private everLoaded = false;
+  private loadFailures = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private batchTimer?: NodeJS.Timeout;
+  private batchSeq = 0;
+  private sig?: ModelSignature;
+  private readonly counters: PoolStats = { batches: 0, jobs: 0, runs: 0, workerDeaths: 0 };
+  private readonly log: PoolLogger;
+
+  constructor(
+    readonly options: WorkerPoolOptions,
+    logger?: PoolLogger,
+  ) {
+    this.log = logger ?? silent;
+  }
+
+  /** Sets the worker count to `minWorkers` (no autoscaling, as in TorchServe); resolves once new workers loaded. */
+  async scale(minWorkers: number, maxWorkers: number): Promise<ScaleResult> {
+    if (this.closed) return { running: 0 };
+    this.target = Math.max(0, Math.floor(minWorkers));
+    this.maxWorkers = Math.max(this.target, Math.floor(maxWorkers));
+    this.reconcile(true);
+    const pending = this.live().filter((s) => s.state === 'starting');
+    const failed = await firstFailure(pending.map((s) => s.started));
+    const running = this.readyWorkers();
+    if (!failed) return { running };
+    const { modelName, modelVersion } = this.options;
+    return {
+      running,
+      failure: internalError(`Failed to start workers for model ${modelName} version: ${modelVersion}`).toPlain(),
+    };
+  }
+
+  /** Queues one request. Takes ownership of the parts' buffers (they may be transferred to a worker). */
+  submit(request: InferenceRequest, opts: { explicitVersion?: boolean } = {}): Promise<InferenceReply> {
+    const explicitVersion = opts.explicitVersion === true;
+    if (this.closed || this.live().length === 0 || this.queue.length >= this.options.jobQueueSize) {
+      return Promise.reject(this.noWorker(explicitVersion));
+    }
+    return new Promise<InferenceReply>((resolve, reject) => {
+      this.queue.push({ request, explicitVersion, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  workers(): WorkerInfo[] {
+    return [...this.slots.values()].map((s) => ({
+      id: String(s.id),
+      startTime: s.startTime,
+      // TorchServe shows READY for a loaded, running worker and UNLOADING for everything else.
+      status: s.state === 'idle' || s.state === 'busy' ? 'READY' : 'UNLOADING',
+      memoryUsage: s.memory,
+      pid: process.pid,
+      gpu: false,
+    }));
+  }
+
+  queueStatus(): { remainingCapacity: number; pendingRequests: number } {
+    return {
+      remainingCapacity: Math.max(0, this.options.jobQueueSize - this.queue.length),
+      pendingRequests: this.queue.length,
+    };
+  }
+
+  readyWorkers(): number {
+    let n = 0;
+    for (const s of this.slots.values()) if (s.state === 'idle' || s.state === 'busy') n++;
+    return n;
+  }
+
+  /** The target worker count set by the last scale(), and the max kept for describe. */
+  workerTarget(): { minWorkers: number; maxWorkers: number } {
+    return { minWorkers: this.target, maxWorkers: this.maxWorkers };
+  }
+
+  signature(): ModelSignature | undefined {
+    return this.sig;
+  }
+
+  stats(): PoolStats {
+    return { ...this.counters };
+  }
+
+  /** Fails queued and in-flight jobs with 503 and ends every worker thread (waits up to 5 s for them). */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.target = 0;
+    clearTimeout(this.restartTimer);
+    clearTimeout(this.batchTimer);
+    this.failQueue();
+    const exits: Array<Promise<void>> = [];
+    for (const slot of [...this.slots.values()]) {
+      const jobs = slot.batch?.jobs ?? [];
+      exits.push(this.kill(slot));
+      for (const job of jobs) job.reject(this.noWorker(job.explicitVersion));
+    }
+    // A thread inside a long native run exits only when the run returns: don't wait for it forever.
+    await Promise.race([Promise.all(exits), delay(SHUTDOWN_WAIT_MS)]);
+  }
+
+  // ---- workers ------------------------------------------------------------------------------
+
+  /** Workers that count toward the target: loading or loaded, not retiring. */
+  private live(): Slot[] {
+    return [...this.slots.values()].filter((s) => s.state === 'starting' || s.state === 'idle' || s.state === 'busy');
+  }
+
+  /** Moves the worker count toward the target; failed-load retries back off unless `now`. */
+  private reconcile(now = false): void {
+    if (this.closed) return;
+    const live = this.live();
+    if (live.length > this.target) this.retire(live.length - this.target);
+    else if (live.length < this.target) {
+      const wait = now || this.loadFailures === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (this.loadFailures - 1));
+      if (wait === 0) {
+        clearTimeout(this.restartTimer);
+        this.restartTimer = undefined;
+        for (let i = live.length; i < this.target; i++) this.startWorker();
+      } else if (!this.restartTimer) {
+        this.log.warn(`${this.tag()}: retrying worker start in ${wait} ms`);
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = undefined;
+          this.reconcile();
+        }, wait);
+      }
+    }
+    if (this.live().length === 0) this.failQueue();
+  }
+
+  private startWorker(): Slot {
+    let settleStart!: (r: StartResult) => void;
+    const started = new Promise<StartResult>((resolve) => (settleStart = resolve));
+    const thread = spawnWorker();
+    const slot: Slot = {
+      id: nextWorkerId++,
+      thread,
+      state: 'starting',
+      startTime: new Date(),
+      memory: 0,
+      started,
+      settleStart,
+      exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())),
+    };
+    this.slots.set(slot.id, slot);
+    slot.thread.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
+    slot.thread.on('error', (err) => this.log.error(`${this.tag(slot)} crashed: ${err.stack ?? err.message}`));
+    slot.thread.on('exit', (code) => this.onExit(slot, code));
+    slot.startupTimer = setTimeout(
+      () => this.onLoadFailed(slot, `did not load within ${this.options.startupTimeoutSec} s`),
+      this.options.startupTimeoutSec * 1000,
+    );
+    const o = this.options;
+    const config: WorkerLoadConfig = {
+      modelName: o.modelName,
+      modelVersion: o.modelVersion,
+      modelFile: o.modelFile,
+      modelDir: o.modelDir,
+      intraOpThreads: o.intraOpThreads,
+      ...(o.handler === undefined ? {} : { handler: o.handler }),
+    };
+    this.post(slot, { type: 'load', config });
+    return slot;
+  }
+
+  /** Scale-down: starting and idle workers go at once, busy ones finish their batch first. */
+  private retire(count: number): void {
+    const order: SlotState[] = ['starting', 'idle', 'busy'];
+    const victims = this.live().sort((a, b) => order.indexOf(a.state) - order.indexOf(b.state) || b.id - a.id);
+    for (const slot of victims.slice(0, count)) {
+      if (slot.state === 'busy') slot.state = 'retiring';
+      else void this.kill(slot);
+    }
+  }
+
+  /**
+   * Removes a worker for good and asks its thread to exit once its current task is done (see
+   * protocol.ts: terminating a thread inside ORT aborts the process). A thread stuck in a long
+   * native run keeps its core until that run returns; nothing waits for it on hot paths.
+   */
+  private kill(slot: Slot): Promise<void> {
+    const wasStarting = slot.state === 'starting';
+    slot.state = 'dead';
+    this.slots.delete(slot.id);
+    clearTimeout(slot.startupTimer);
+    if (slot.batch) clearTimeout(slot.batch.timer);
+    slot.batch = undefined;
+    if (wasStarting) slot.settleStart({ kind: 'cancelled' });
+    try {
+      this.post(slot, { type: 'exit' });
+    } catch {
+      // Already gone: the exit event has fired or is about to.
+    }
+    return slot.exited;
+  }
+
+  private post(slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []): void {
+    slot.thread.postMessage(msg, transfer);
+  }
+
+  private onMessage(slot: Slot, msg: FromWorker): void {
+    switch (msg.type) {
+      case 'log':
+        this.log[msg.level](`${this.tag(slot)}: ${msg.message}`);
+        return;
+      case 'loaded':
+        if (slot.state !== 'starting') return;
+        clearTimeout(slot.startupTimer);
+        slot.state = 'idle';
+        slot.memory = msg.heapUsed;
+        this.sig ??= msg.signature;
+        this.everLoaded = true;
+        this.loadFailures = 0;
+        slot.settleStart({ kind: 'loaded' });
+        this.log.info(`${this.tag(slot)} loaded in ${Date.now() - slot.startTime.getTime()} ms`);
+        this.dispatch();
+        return;
+      case 'load-failed':
+        this.onLoadFailed(slot, msg.error.message);
+        return;
+      case 'result':
+        this.onResult(slot, msg.id, msg.outcomes, msg.runs, msg.heapUsed);
+        return;
+    }
+  }
+
+  private onLoadFailed(slot: Slot, why: string): void {
+    if (slot.state !== 'starting') return;
+    this.log.error(`${this.tag(slot)} failed to start: ${why}`);
+    slot.settleStart({ kind: 'failed' }); // before kill(), which would report it as cancelled
+    void this.kill(slot);
+    if (this.everLoaded) this.loadFailures++;
+    // A model that never loaded in this pool will not load on retry: drop the slot instead of looping.
+    else this.target = Math.max(0, this.target - 1);
+    this.reconcile();
+  }
+
+  private onResult(slot: Slot, id: number, outcomes: JobOutcome[], runs: number, heapUsed: number): void {
+    const batch = slot.batch;
+    if (!batch || batch.id !== id) return;
+    clearTimeout(batch.timer);
+    slot.batch = undefined;
+    slot.memory = heapUsed;
+    this.counters.runs += runs;
+    batch.jobs.forEach((job, i) => {
+      const o = outcomes[i];
+      if (!o) job.reject(internalError('number of batch response mismatched', 503));
+      else if (o.ok) job.resolve(o.reply);
+      else job.reject(ServeError.fromPlain(o.error));
+    });
+    if (slot.state === 'retiring') void this.kill(slot);
+    else slot.state = 'idle';
+    this.dispatch();
+  }
+
+  /** A worker that vanished: its batch fails with `Worker died.` and it is replaced if the target says so. */
+  private onExit(slot: Slot, code: number): void {
+    if (slot.state === 'dead') return;
+    if (slot.state === 'starting') {
+      this.onLoadFailed(slot, `thread exited with code ${code}`);
+      return;
+    }
+    this.log.error(`${this.tag(slot)} exited unexpectedly with code ${code}`);
+    this.workerDied(slot);
+  }
+
+  private onResponseTimeout(slot: Slot, id: number): void {
+    if (slot.batch?.id !== id) return;
+    this.log.error(`${this.tag(slot)}: no response within ${this.options.responseTimeoutSec} s, terminating it`);
+    this.workerDied(slot);
+  }
+
+  private workerDied(slot: Slot): void {
+    const jobs = slot.batch?.jobs ?? [];
+    this.counters.workerDeaths++;
+    void this.kill(slot);
+    for (const job of jobs) job.reject(internalError('Worker died.'));
+    this.reconcile();
+    this.dispatch();
+  }
+
+  // ---- queue and batching -------------------------------------------------------------------
+
+  /**
+   * Hands each idle worker up to batchSize jobs. With fewer queued it waits up to maxBatchDelayMs
+   * for more (TorchServe's BatchAggregator); `flush` is that wait running out.
+   */
+  private dispatch(flush = false): void {
+    const { batchSize, maxBatchDelayMs } = this.options;
+    const size = Math.max(1, batchSize);
+    for (const slot of this.slots.values()) {
+      if (this.queue.length === 0) break;
+      if (slot.state !== 'idle') continue;
+      if (this.queue.length < size && !flush && maxBatchDelayMs > 0 && size > 1) {
+        this.batchTimer ??= setTimeout(() => {
+          this.batchTimer = undefined;
+          this.dispatch(true);
+        }, maxBatchDelayMs);
+        return;
+      }
+      this.send(slot, this.queue.splice(0, size));
+    }
+    if (this.queue.length === 0 || flush) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+    }
+  }
+
+  private send(slot: Slot, jobs: Job[]): void {
+    const id = ++this.batchSeq;
+    const requests = jobs.map((j) => j.request);
+    slot.state = 'busy';
+    slot.batch = {
+      id,
+      jobs,
+      timer: setTimeout(() => this.onResponseTimeout(slot, id), this.options.responseTimeoutSec * 1000),
+    };
+    this.counters.batches++;
+    this.counters.jobs += jobs.length;
+    try {
+      this.post(slot, { type: 'batch', id, requests }, transferList(requests.flatMap((r) => r.parts.map((p) => p.data))));
+    } catch (e) {
+      // postMessage only throws for uncloneable input: fail these jobs, keep the worker.
+      clearTimeout(slot.batch.timer);
+      slot.batch = undefined;
+      slot.state = 'idle';
+      for (const job of jobs) job.reject(internalError(`Could not hand the request to a worker: ${String(e)}`));
+    }
+  }
+
+  private failQueue(): void {
+    const jobs = this.queue;
+    this.queue = [];
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    for (const job of jobs) job.reject(this.noWorker(job.explicitVersion));
+  }
+
+  private noWorker(explicitVersion: boolean): ServeError {
+    const { modelName, modelVersion } = this.options;
+    return serviceUnavailable(noWorkerMessage(modelName, explicitVersion ? modelVersion : undefined));
+  }
+
+  private tag(slot?: Slot): string {
+    const name = `${this.options.modelName}_${this.options.modelVersion}`;
+    return slot ? `W-${slot.id}-${name}` : name;
+  }
+}
+
+/** Resolves true at the first failed start, false once all loaded or were cancelled. */
+function firstFailure(starts: Array<Promise<StartResult>>): Promise<boolean> {
+  if (starts.length === 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let left = starts.length;
+    for (const p of starts) {
+      void p.then((r) => {
+        if (r.kind === 'failed') resolve(true);
+        else if (--left === 0) resolve(false);
+      });
+    }
+  });
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
