@@ -13,7 +13,8 @@ export type { Handler, HandlerContext, HandlerFactory, TensorData, TensorMap, Te
 /** Names that mean "the default ONNX handler" without a warning. */
 export const DEFAULT_HANDLER_NAMES: readonly string[] = ['', 'default', 'onnx', 'default_onnx', 'base_handler'];
 
-const isCustomModule = (name: string) => /\.(m?js)$/i.test(name);
+/** A `.js`/`.mjs` file in the model folder is a custom handler module. */
+export const isCustomHandlerModule = (name: string): boolean => /\.(m?js)$/i.test(name);
 
 function isHandler(v: unknown): v is Handler {
   return typeof v === 'object' && v !== null && typeof (v as { handle?: unknown }).handle === 'function';
@@ -37,7 +38,7 @@ async function loadCustom(file: string, ctx: HandlerContext): Promise<Handler> {
 
 export async function createHandler(name: string | undefined, ctx: HandlerContext): Promise<Handler> {
   const n = (name ?? '').trim();
-  if (isCustomModule(n)) return loadCustom(n, ctx);
+  if (isCustomHandlerModule(n)) return loadCustom(n, ctx);
   if (!DEFAULT_HANDLER_NAMES.includes(n)) {
     ctx.log.warn(`handler "${n}" is not available in onnxserve; using the default ONNX handler`);
   }

@@ -2,24 +2,34 @@
  * Which handler names this server can run. Refusing the rest at registration (rather than when
  * workers start, as TorchServe does) gives the user the reason straight away.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { invalidModel } from '../errors.js';
-
-/** Names that select the default ONNX handler (TorchServe's generic base handler included). */
-export const DEFAULT_HANDLER_ALIASES = ['', 'default', 'onnx', 'base_handler', 'tensor'] as const;
+import { DEFAULT_HANDLER_NAMES, isCustomHandlerModule } from '../handlers/index.js';
 
 const SUPPORTED_TEXT =
-  'onnxserve runs ONNX models with its default ONNX handler: leave the handler empty or use one of ' +
-  DEFAULT_HANDLER_ALIASES.filter((n) => n !== '')
+  'onnxserve runs ONNX models with its default ONNX handler (leave the handler empty or use one of ' +
+  DEFAULT_HANDLER_NAMES.filter((n) => n !== '')
     .map((n) => `"${n}"`)
-    .join(', ');
+    .join(', ') +
+  ') or a JavaScript handler module (.js/.mjs) inside the archive';
 
-/** Returns the canonical handler name (undefined ⇒ default ONNX handler) or throws 400. */
-export function checkHandler(handler: string | undefined): undefined {
+/**
+ * Returns the handler to run: undefined for the default ONNX handler, else the module file.
+ * Throws 400 InvalidModelException for Python handlers, unknown names and missing modules.
+ */
+export function checkHandler(handler: string | undefined, modelDir: string): string | undefined {
   const name = (handler ?? '').trim();
-  if ((DEFAULT_HANDLER_ALIASES as readonly string[]).includes(name)) return undefined;
-  const base = name.split(':')[0] ?? name;
-  if (base.endsWith('.py') || base.endsWith('.pyc')) {
-    throw invalidModel(`Handler "${name}" is a Python handler, which onnxserve cannot run. ${SUPPORTED_TEXT}.`);
+  if (DEFAULT_HANDLER_NAMES.includes(name)) return undefined;
+  const file = name.split(':')[0] ?? name;
+  if (/\.pyc?$/.test(file)) {
+    throw invalidModel(`Handler "${name}" is a Python handler, which onnxserve cannot run. Supported: ${SUPPORTED_TEXT}.`);
   }
-  throw invalidModel(`Handler "${name}" is not supported. ${SUPPORTED_TEXT}.`);
+  if (isCustomHandlerModule(name)) {
+    const full = path.resolve(modelDir, name);
+    const inside = full.startsWith(path.resolve(modelDir) + path.sep);
+    if (inside && fs.statSync(full, { throwIfNoEntry: false })?.isFile()) return name;
+    throw invalidModel(`Handler "${name}" was not found in the model archive. Supported: ${SUPPORTED_TEXT}.`);
+  }
+  throw invalidModel(`Handler "${name}" is not supported. Supported: ${SUPPORTED_TEXT}.`);
 }

@@ -136,7 +136,7 @@ export class ModelRegistry {
     const existing = this.models.get(name);
     if (existing?.versions.has(versionId)) throw conflict(`Model version ${versionId} is already registered for model ${name}`);
 
-    const handler = checkHandler(req.handler ?? manifest.model.handler ?? this.config.defaultServiceHandler);
+    const handler = checkHandler(req.handler ?? manifest.model.handler ?? this.config.defaultServiceHandler, archive.dir);
     const modelFile = resolveModelFile(archive);
     const json = this.config.models[name]?.[versionId];
     const runtimeFromJson = json?.runtimeType && (RUNTIMES as readonly string[]).includes(json.runtimeType) ? json.runtimeType : undefined;

@@ -37,7 +37,7 @@ async function direct(file: string, feeds: Record<string, ort.Tensor>): Promise<
   }
 }
 
-const post = (model: string, body: BodyInit, headers: Record<string, string> = {}) =>
+const post = (model: string, body: string | FormData, headers: Record<string, string> = {}) =>
   http(`${api}/predictions/${model}`, { method: 'POST', body, headers });
 
 beforeAll(async () => {

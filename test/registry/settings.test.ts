@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ModelYamlConfig } from '../../src/archive/types.js';
 import { checkHandler } from '../../src/registry/handlers.js';
@@ -46,12 +49,20 @@ describe('per-model settings precedence', () => {
 });
 
 describe('handler names', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handlers-'));
+  fs.writeFileSync(path.join(dir, 'custom.js'), 'export function createHandler() { return { handle: async () => [] }; }\n');
+
   it('accepts the default handler aliases', () => {
-    for (const h of [undefined, '', 'default', 'onnx', 'base_handler']) expect(checkHandler(h)).toBeUndefined();
+    for (const h of [undefined, '', 'default', 'onnx', 'base_handler']) expect(checkHandler(h, dir)).toBeUndefined();
   });
-  it('refuses Python handlers and unknown names with a message naming them', () => {
-    expect(() => checkHandler('my_handler.py')).toThrow(/Handler "my_handler.py" is a Python handler/);
-    expect(() => checkHandler('handler.py:handle')).toThrow(/Python handler/);
-    expect(() => checkHandler('image_classifier')).toThrow(/Handler "image_classifier" is not supported/);
+  it('accepts a JavaScript module inside the archive', () => {
+    expect(checkHandler('custom.js', dir)).toBe('custom.js');
+  });
+  it('refuses Python handlers, unknown names and missing or escaping modules, naming them', () => {
+    expect(() => checkHandler('my_handler.py', dir)).toThrow(/Handler "my_handler.py" is a Python handler/);
+    expect(() => checkHandler('handler.py:handle', dir)).toThrow(/Python handler/);
+    expect(() => checkHandler('image_classifier', dir)).toThrow(/Handler "image_classifier" is not supported/);
+    expect(() => checkHandler('missing.js', dir)).toThrow(/Handler "missing.js" was not found in the model archive/);
+    expect(() => checkHandler('../custom.js', dir)).toThrow(/not found in the model archive/);
   });
 });
