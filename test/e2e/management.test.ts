@@ -4,6 +4,8 @@
  * set-default, unregister, and TorchServe's error texts.
  */
 import fs from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -276,5 +278,50 @@ describe('management API with the model API enabled', () => {
     expect(desc.json).toMatchObject({ openapi: '3.0.1', info: { title: 'TorchServe APIs' } });
     const perModel = await http(`${mgmt}/models/folder_model`, { method: 'OPTIONS' });
     expect(perModel.json).toMatchObject({ info: { title: 'RESTful Management API for: folder_model' } });
+  });
+});
+
+describe('allowed_urls', () => {
+  let sb: Sandbox;
+  let server: ForegroundServer;
+  let files: Server;
+  let base: string;
+  beforeAll(async () => {
+    sb = makeSandbox();
+    await storeWithMlp(sb);
+    const mar = fs.readFileSync(path.join(sb.store, 'mlp.mar'));
+    files = createServer((req, res) => {
+      if (req.url?.endsWith('/remote.mar')) res.end(mar);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+    const cfg = sb.writeConfig({ model_store: sb.store, allowed_urls: 'http://127.0.0.1:[0-9]+/ok/.*', enable_model_api: true });
+    server = await startForeground(sb, ['--ts-config', cfg, '--ncs']);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    files?.close();
+    sb?.remove();
+  });
+
+  it('downloads an http URL that full-matches allowed_urls', async () => {
+    const url = `${base}/ok/remote.mar`;
+    const res = await http(`${server.endpoints.management}/models?url=${encodeURIComponent(url)}&model_name=remote`, { method: 'POST' });
+    expect(res.json).toEqual({ status: 'Model "remote" Version: 1.0 registered with 0 initial workers. Use scale workers API to add workers for the model.' });
+    expect(fs.existsSync(path.join(sb.store, 'remote.mar'))).toBe(true);
+  });
+
+  it('refuses a URL that matches no allowed pattern, before any download', async () => {
+    const url = `${base}/elsewhere/remote.mar`;
+    const res = await http(`${server.endpoints.management}/models?url=${encodeURIComponent(url)}`, { method: 'POST' });
+    expect(res.json).toEqual({ code: 404, type: 'ModelNotFoundException', message: `Given URL ${url} does not match any allowed URL(s)` });
+  });
+
+  it('reports a failed download with 400 and leaves nothing in the model store', async () => {
+    const url = `${base}/ok/missing.mar`;
+    const res = await http(`${server.endpoints.management}/models?url=${encodeURIComponent(url)}`, { method: 'POST' });
+    expect(res.json).toEqual({ code: 400, type: 'DownloadArchiveException', message: `Failed to download archive from: ${url}` });
+    expect(fs.existsSync(path.join(sb.store, 'missing.mar'))).toBe(false);
   });
 });
