@@ -83,6 +83,13 @@ async function runForeground(options: CliOptions, daemonChild: boolean): Promise
     };
     process.on('SIGTERM', () => void shutdown());
     process.on('SIGINT', () => void shutdown());
+    // A daemon has no console: make sure a bug still leaves its trace in ts_log.log.
+    process.on('unhandledRejection', (reason) => loggers.main.error(`Unhandled rejection: ${String(reason)}`));
+    process.on('uncaughtException', (err) => {
+      loggers.main.error(`Uncaught exception: ${err.stack ?? String(err)}`);
+      removePid(process.pid);
+      process.exit(1);
+    });
     try {
       handle = await startServer(config, loggers);
     } catch (err) {

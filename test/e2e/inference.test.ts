@@ -114,6 +114,8 @@ describe('predictions', () => {
     expect(res.json).toEqual(plain.json);
     expect((await http(`${api}/predictions/mlp/1.0`, { method: 'POST', body: '[1,1,1,1]' })).json).toEqual(plain.json);
     expect((await http(`${api}/mlp/predict`, { method: 'POST', body: '[1,1,1,1]' })).json).toEqual(plain.json);
+    // `curl -T file URL` sends a PUT: TorchServe does not check the method of predictions.
+    expect((await http(`${api}/predictions/mlp`, { method: 'PUT', body: '[1,1,1,1]' })).json).toEqual(plain.json);
   });
 
   it('feeds several inputs of several dtypes, by JSON object or by multipart fields', async () => {
