@@ -64,6 +64,8 @@ export interface RunningServer {
   pid: number;
   /** Base URL of the API the bench drives. */
   url: string;
+  /** Everything printed up to readiness (e.g. the other APIs' addresses). */
+  startupOutput: string;
   /** The last few KB of stdout+stderr (the pipes are always drained so the server never blocks). */
   output(): string;
   stop(): Promise<void>;
@@ -93,6 +95,7 @@ function start(spec: SpawnSpec): Promise<RunningServer> {
   const server: RunningServer = {
     pid: child.pid ?? -1,
     url: '',
+    startupOutput: '',
     output: () => out,
     stop: async () => {
       if (alive(child)) {
@@ -123,6 +126,7 @@ function start(spec: SpawnSpec): Promise<RunningServer> {
         done = true;
         clearTimeout(timer);
         server.url = url;
+        server.startupOutput = head;
         head = '';
         resolve(server);
       }
@@ -136,10 +140,10 @@ function start(spec: SpawnSpec): Promise<RunningServer> {
   });
 }
 
-/** bench/bare-server.ts in its own node process (tsx loader only affects start-up). */
+/** bench/bare-server.mjs in its own plain node process. */
 export function startBare(): Promise<RunningServer> {
   return start({
-    args: ['--import', 'tsx', path.join(REPO_ROOT, 'bench/bare-server.ts')],
+    args: [path.join(REPO_ROOT, 'bench/bare-server.mjs')],
     cwd: REPO_ROOT,
     env: process.env,
     ready: (o) => {

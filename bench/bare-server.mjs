@@ -1,13 +1,10 @@
-/**
- * The HTTP floor: the least a node:http server can do per request — read the whole body, reply a
- * fixed small JSON (about the size of onnxserve's iris answer). Run as its own process by
- * bench/run.ts; prints `listening <port>` once bound to 127.0.0.1 on a free port.
- */
+// The HTTP floor: the least a node:http server can do per request — read the whole body, reply a
+// fixed small JSON (about the size of onnxserve's iris answer). Run as its own plain `node` process
+// by bench/run.ts (plain JS, so no TypeScript loader inflates its memory or start-up); prints
+// `listening <port>` once bound to 127.0.0.1 on a free port.
 import http from 'node:http';
 
-const reply = Buffer.from(
-  JSON.stringify({ setosa: 0.9721, versicolor: 0.0278, virginica: 0.0001 }, null, 2),
-);
+const reply = Buffer.from(JSON.stringify({ setosa: 0.9721, versicolor: 0.0278, virginica: 0.0001 }, null, 2));
 
 const server = http.createServer((req, res) => {
   req.on('data', () => {});
