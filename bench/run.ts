@@ -247,7 +247,14 @@ async function onnxserve(cfg: ServeConfig, mar: Map<string, Buffer>): Promise<Se
       const afterLoad = procMemory(server.pid);
       return { name: `onnxserve ${cfg.name}`, config: cfg, described, pid: server.pid, startupMs, byConcurrency, memory: { idle, afterLoad } };
     } catch (e) {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- onnxserve output (tail) ---\n${server.output().slice(-4000)}`);
+      throw new Error(
+        `${e instanceof Error ? e.message : String(e)}\n--- onnxserve output (tail, access log left out) ---\n${server
+          .output()
+          .split('\n')
+          .filter((l) => !l.includes('ACCESS_LOG'))
+          .slice(-40)
+          .join('\n')}`,
+      );
     } finally {
       await server.stop();
     }

@@ -50,6 +50,11 @@ export interface HandlerContext {
   readonly modelYamlConfig: Readonly<Record<string, unknown>>;
   /** The ONNX Runtime session of the serialized file. */
   readonly session: InferenceSession;
+  /**
+   * The server's onnxruntime-node module (for `new context.ort.Tensor(...)`): a module inside an
+   * archive cannot resolve the server's node_modules itself.
+   */
+  readonly ort: typeof import('onnxruntime-node');
   /** Input and output names, types and shapes of `session`. */
   readonly signature: ModelSignature;
   /** `session.run` (counted by the server's statistics); prefer it to calling the session directly. */
