@@ -77,7 +77,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   };
   try {
     await registry.loadStartupModels(config.loadModels, () => storeEntries(config.modelStore));
-    const inference = createListener({ kind: 'inference', router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize }), config, accessLog: loggers.access });
+    const inference = createListener({ kind: 'inference', router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize, log: loggers.main }), config, accessLog: loggers.access });
     const management = createListener({
       kind: 'management',
       router: managementRouter({ registry, config }),

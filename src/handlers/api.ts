@@ -28,7 +28,11 @@ export interface HandlerRequest {
 
 /**
  * What a handler returns per request: bytes are sent as they are, a string as UTF-8 text, any
- * other value as JSON (pretty-printed, as TorchServe's `json.dumps(indent=2)`).
+ * other value as JSON (pretty-printed, as TorchServe's `json.dumps(indent=2)`). Default content
+ * types: `application/octet-stream`, `text/plain; charset=utf-8`, `application/json` (unless set
+ * with `setResponseContentType`). An `Error` carrying a numeric `status` (and optionally `type`)
+ * returned *as one request's result* fails that request alone with that status (an onnxserve
+ * addition; the default handler uses it for a bad request inside a batch).
  */
 export type HandlerOutput = Uint8Array | string | unknown;
 
@@ -81,6 +85,18 @@ type Awaitable<T> = T | Promise<T>;
  * batch with 503 `Prediction failed`, unless the error carries a numeric `status` (and
  * optionally a `type`): then that status and the error's message are replied, as TorchServe's
  * `PredictionException(message, code)`.
+ *
+ * Missing steps are the default ONNX handler's, which pass these values between them:
+ * - `preprocess` → one `{input name: Tensor}` per request (request parts read as JSON), or an
+ *   error (400) in the slot of a request the model cannot take;
+ * - `inference` takes that list (items may also be a Tensor for a single-input model, or a plain
+ *   JSON value mapped onto the inputs like a request body) and returns one `{output name: Tensor}`
+ *   per request, running compatible requests as one `session.run`; given a single feeds object
+ *   instead of a list it runs once for the whole batch;
+ * - `postprocess` turns each outputs object into the JSON reply (`{label: score}` rows with an
+ *   `index_to_name.json`); a single whole-batch outputs object is split into one reply per row.
+ * Error items pass through every step. `initialize` has no default for a module that exports steps
+ * (the default steps load what they need on first use).
  */
 export interface HandlerModule {
   initialize?(context: HandlerContext): Awaitable<void>;

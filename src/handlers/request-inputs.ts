@@ -23,33 +23,14 @@ function parsePart(part: RequestPart): unknown {
   }
 }
 
-function example(inputs: TensorMeta[]): string {
+function example(inputs: readonly TensorMeta[]): string {
   return `{${inputs.map((m) => `"${m.name}": <${m.type} array>`).join(', ')}}`;
 }
 
-/** Maps the request's parts onto model inputs; throws 400 for missing, unknown or unreadable inputs. */
-export function collectInputs(parts: RequestPart[], inputs: TensorMeta[]): Record<string, unknown> {
+/** Checks the collected values name exactly the model's inputs (400 for unknown or missing ones). */
+function checkNames(values: Record<string, unknown>, inputs: readonly TensorMeta[]): Record<string, unknown> {
   const names = new Set(inputs.map((m) => m.name));
   const modelInputs = () => `model inputs: ${inputs.map(describeInput).join(', ')}`;
-  if (parts.length === 0 || parts.every((p) => p.data.byteLength === 0)) {
-    throw badRequest(`No input data; send JSON such as ${example(inputs)} (${modelInputs()})`);
-  }
-  const values: Record<string, unknown> = {};
-  if (parts.length === 1) {
-    const part = parts[0]!;
-    const value = parsePart(part);
-    if (isPlainObject(value)) Object.assign(values, value);
-    else if (inputs.length === 1) values[inputs[0]!.name] = value;
-    else if (names.has(part.name)) values[part.name] = value;
-    else {
-      throw badRequest(
-        `The model has ${inputs.length} inputs; send a JSON object ${example(inputs)} or one multipart field per input (${modelInputs()})`,
-      );
-    }
-  } else {
-    // Duplicate field names: the last wins, as in TorchServe's request dict.
-    for (const part of parts) values[part.name] = parsePart(part);
-  }
   const unknown = Object.keys(values).filter((k) => !names.has(k));
   if (unknown.length > 0) {
     throw badRequest(`Unknown input ${unknown.map((k) => `"${k}"`).join(', ')}; ${modelInputs()}`);
@@ -59,4 +40,37 @@ export function collectInputs(parts: RequestPart[], inputs: TensorMeta[]): Recor
     throw badRequest(`Missing input ${missing.map(describeInput).join(', ')}; ${modelInputs()}`);
   }
   return values;
+}
+
+/**
+ * One JSON value → {input name: value}: an object names the inputs, anything else feeds a
+ * single-input model (or the input called `name`, for a multipart field).
+ */
+export function inputsFromValue(value: unknown, inputs: readonly TensorMeta[], name?: string): Record<string, unknown> {
+  const values = Object.create(null) as Record<string, unknown>;
+  if (isPlainObject(value)) Object.assign(values, value);
+  else if (inputs.length === 1) values[inputs[0]!.name] = value;
+  else if (name !== undefined && inputs.some((m) => m.name === name)) values[name] = value;
+  else {
+    throw badRequest(
+      `The model has ${inputs.length} inputs; send a JSON object ${example(inputs)} or one multipart field per input (model inputs: ${inputs.map(describeInput).join(', ')})`,
+    );
+  }
+  return checkNames(values, inputs);
+}
+
+/** Maps the request's parts onto model inputs; throws 400 for missing, unknown or unreadable inputs. */
+export function collectInputs(parts: ReadonlyArray<RequestPart>, inputs: readonly TensorMeta[]): Record<string, unknown> {
+  const modelInputs = () => `model inputs: ${inputs.map(describeInput).join(', ')}`;
+  if (parts.length === 0 || parts.every((p) => p.data.byteLength === 0)) {
+    throw badRequest(`No input data; send JSON such as ${example(inputs)} (${modelInputs()})`);
+  }
+  if (parts.length === 1) {
+    const part = parts[0]!;
+    return inputsFromValue(parsePart(part), inputs, part.name);
+  }
+  // Duplicate field names: the last wins, as in TorchServe's request dict.
+  const values = Object.create(null) as Record<string, unknown>;
+  for (const part of parts) values[part.name] = parsePart(part);
+  return checkNames(values, inputs);
 }

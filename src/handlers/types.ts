@@ -1,9 +1,8 @@
 /**
- * The handler contract. A handler runs inside a worker thread, owns the request → tensor → reply
- * translation, and talks to ONNX Runtime only through `ctx.run`, so handlers stay testable without
- * a session and the runtime can count runs.
+ * Plain tensor data used inside the default ONNX handler (JSON ⇄ typed arrays, batching) without
+ * depending on onnxruntime-node, so that code is unit-tested without a session. The public handler
+ * contract is in api.ts.
  */
-import type { InferenceRequest, JobOutcome, ModelSignature } from '../runtime/types.js';
 
 /** ONNX Runtime's element type names. */
 export type TensorType =
@@ -41,27 +40,3 @@ export interface TensorData {
 }
 
 export type TensorMap = Record<string, TensorData>;
-
-export interface HandlerLogger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-export interface HandlerContext {
-  modelName: string;
-  modelVersion: string;
-  modelDir: string;
-  modelFile: string;
-  signature: ModelSignature;
-  /** One ONNX Runtime `session.run` over the given feeds; returns every model output. */
-  run(feeds: TensorMap): Promise<TensorMap>;
-  log: HandlerLogger;
-}
-
-export interface Handler {
-  /** One outcome per request, in order. Per-request errors are outcomes, not exceptions. */
-  handle(requests: InferenceRequest[]): Promise<JobOutcome[]>;
-}
-
-export type HandlerFactory = (ctx: HandlerContext) => Handler | Promise<Handler>;

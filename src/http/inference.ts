@@ -1,7 +1,9 @@
 /** The inference API (port 8080), routed as TorchServe's InferenceRequestHandler (spec §4.1). */
 import { badRequest, methodNotAllowed, resourceNotFound } from '../errors.js';
+import type { Logger } from '../logging.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import { apiDescription, modelInferenceDescription } from './api-description.js';
+import { inferForHttp } from './inference-stream.js';
 import type { HttpResult } from './reply.js';
 import { handlerHeaders, requestParts } from './request-parts.js';
 import type { RouteContext, Router } from './route-context.js';
@@ -9,14 +11,21 @@ import type { RouteContext, Router } from './route-context.js';
 export interface InferenceDeps {
   registry: ModelRegistry;
   maxRequestSize: number;
+  /** Where failures after a streamed reply started are reported. */
+  log?: Logger;
 }
 
 async function predict(ctx: RouteContext, deps: InferenceDeps, model: string, version: string | undefined, extraHeaders: Record<string, string>): Promise<HttpResult> {
   const v = deps.registry.resolve(model, version);
   if (ctx.method === 'OPTIONS') return { status: 200, json: modelInferenceDescription(model) };
   const parts = await requestParts(ctx.req, deps.maxRequestSize);
-  const reply = await v.pool.submit({ parts, headers: handlerHeaders(ctx.req, extraHeaders) }, { explicitVersion: version !== undefined });
-  return { status: reply.status, body: reply.body, contentType: reply.contentType };
+  const request = { parts, headers: handlerHeaders(ctx.req, extraHeaders) };
+  const explicitVersion = version !== undefined;
+  return inferForHttp((opts) => v.pool.submit(request, { ...opts, explicitVersion }), {
+    socket: ctx.req.raw.socket,
+    log: deps.log,
+    what: `model ${v.name} version ${v.version}`,
+  });
 }
 
 export function inferenceRouter(deps: InferenceDeps): Router {

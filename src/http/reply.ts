@@ -3,6 +3,7 @@
  * `Content-Type: application/json` without charset, the no-cache headers, a request id, and
  * `connection: close` on errors. The one place errors become {"code","type","message"}.
  */
+import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { ServeError } from '../errors.js';
 
@@ -11,10 +12,17 @@ export interface HttpResult {
   status: number;
   /** A JSON value, rendered TorchServe-style. */
   json?: unknown;
-  /** Raw bytes (handler output, Prometheus text). */
-  body?: Uint8Array | string;
+  /** Raw bytes (handler output, Prometheus text), or a stream sent with chunked transfer encoding. */
+  body?: Uint8Array | string | Readable;
   contentType?: string;
+  /** Extra response headers (a handler's `context.setResponseHeader`), set after the common ones. */
+  headers?: Record<string, string>;
+  /** Reason phrase for the status line (a handler's `context.setResponseStatus(code, phrase)`). */
+  statusMessage?: string;
 }
+
+/** Headers a handler may not set: the framing is the server's. */
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding']);
 
 export const JSON_TYPE = 'application/json';
 
@@ -54,8 +62,14 @@ export function send(reply: FastifyReply, result: HttpResult, cors: CorsSettings
     return reply.send(Buffer.from(torchServeJson(result.json), 'utf8'));
   }
   if (result.contentType) reply.header('Content-Type', result.contentType);
+  for (const [name, value] of Object.entries(result.headers ?? {})) {
+    if (!FRAMING_HEADERS.has(name.toLowerCase())) reply.header(name, value);
+  }
+  if (result.statusMessage) reply.raw.statusMessage = result.statusMessage;
   const body = result.body ?? '';
-  return reply.send(typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  if (typeof body === 'string') return reply.send(Buffer.from(body, 'utf8'));
+  if (body instanceof Uint8Array) return reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  return reply.send(body);
 }
 
 /** Fastify's own errors carry `statusCode` and a `code` like FST_ERR_CTP_BODY_TOO_LARGE. */

@@ -1,35 +1,54 @@
 /**
- * Which handler names this server can run. Refusing the rest at registration (rather than when
- * workers start, as TorchServe does) gives the user the reason straight away.
+ * Which handler specs this server can run, checked at registration. Refusing the rest here
+ * (rather than when workers start, as TorchServe does) gives the user the reason straight away.
+ * The worker's loader (handlers/loader.ts) reads specs with the same parseHandlerSpec.
  */
 import fs from 'node:fs';
-import path from 'node:path';
+import type { ModelYamlConfig } from '../archive/types.js';
 import { invalidModel } from '../errors.js';
-import { DEFAULT_HANDLER_NAMES, isCustomHandlerModule } from '../handlers/index.js';
-
-const SUPPORTED_TEXT =
-  'onnxserve runs ONNX models with its default ONNX handler (leave the handler empty or use one of ' +
-  DEFAULT_HANDLER_NAMES.filter((n) => n !== '')
-    .map((n) => `"${n}"`)
-    .join(', ') +
-  ') or a JavaScript handler module (.js/.mjs) inside the archive';
+import { BUILTIN_HANDLERS } from '../handlers/builtin/index.js';
+import { moduleInside, parseHandlerSpec, supportedHandlersText } from '../handlers/spec.js';
 
 /**
- * Returns the handler to run: undefined for the default ONNX handler, else the module file.
- * Throws 400 InvalidModelException for Python handlers, unknown names and missing modules.
+ * Returns the handler spec to hand to workers: undefined for the default ONNX handler, else the
+ * built-in name or the module (`file.mjs[:functionName]`). Throws 400 InvalidModelException for
+ * Python handlers, unknown names and modules missing from the archive.
  */
 export function checkHandler(handler: string | undefined, modelDir: string): string | undefined {
   const name = (handler ?? '').trim();
-  if (DEFAULT_HANDLER_NAMES.includes(name)) return undefined;
-  const file = name.split(':')[0] ?? name;
-  if (/\.pyc?$/.test(file)) {
-    throw invalidModel(`Handler "${name}" is a Python handler, which onnxserve cannot run. Supported: ${SUPPORTED_TEXT}.`);
+  const builtinNames = Object.keys(BUILTIN_HANDLERS);
+  const supported = () => `Supported: ${supportedHandlersText(builtinNames)}.`;
+  const spec = parseHandlerSpec(name, builtinNames);
+  switch (spec.kind) {
+    case 'default':
+      return undefined;
+    case 'builtin':
+      return spec.name;
+    case 'python':
+      throw invalidModel(`Handler "${name}" is a Python handler, which onnxserve cannot run. ${supported()}`);
+    case 'module': {
+      const full = moduleInside(modelDir, spec.file);
+      if (full && fs.statSync(full, { throwIfNoEntry: false })?.isFile()) return name;
+      throw invalidModel(`Handler "${name}" was not found in the model archive. ${supported()}`);
+    }
+    case 'unknown':
+      throw invalidModel(`Handler "${name}" is not supported. ${supported()}`);
   }
-  if (isCustomHandlerModule(name)) {
-    const full = path.resolve(modelDir, name);
-    const inside = full.startsWith(path.resolve(modelDir) + path.sep);
-    if (inside && fs.statSync(full, { throwIfNoEntry: false })?.isFile()) return name;
-    throw invalidModel(`Handler "${name}" was not found in the model archive. Supported: ${SUPPORTED_TEXT}.`);
+}
+
+/**
+ * The handler's `context.modelYamlConfig`: every top-level key of model-config.yaml. The archive
+ * keeps frontend keys (validated) apart from the rest (`extra`); they are put back together here.
+ * Frontend keys with a default (e.g. responseTimeout) are present even when the file omits them.
+ */
+export function handlerYamlConfig(config: ModelYamlConfig | undefined): Record<string, unknown> {
+  if (!config) return {};
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key !== 'extra' && value !== undefined) out[key] = value;
   }
-  throw invalidModel(`Handler "${name}" is not supported. Supported: ${SUPPORTED_TEXT}.`);
+  for (const [key, value] of Object.entries(config.extra)) {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
 }

@@ -19,7 +19,7 @@ import {
 } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { WorkerPool } from '../runtime/pool.js';
-import { checkHandler } from './handlers.js';
+import { checkHandler, handlerYamlConfig } from './handlers.js';
 import { locateModel } from './model-source.js';
 import { ModelVersion } from './model-version.js';
 import { intraOpThreadsFor, resolveModelSettings, UNSET_BATCH_SIZE, UNSET_MAX_BATCH_DELAY, UNSET_TIMEOUT } from './settings.js';
@@ -158,6 +158,8 @@ export class ModelRegistry {
         modelFile,
         modelDir: archive.dir,
         handler,
+        manifest,
+        modelYamlConfig: handlerYamlConfig(archive.config),
         batchSize: settings.batchSize,
         maxBatchDelayMs: settings.maxBatchDelay,
         responseTimeoutSec: settings.responseTimeout,

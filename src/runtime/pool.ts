@@ -6,6 +6,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { ServeError, internalError, noWorkerMessage, serviceUnavailable } from '../errors.js';
+import { createNativeFlag, lockNative } from './native-flag.js';
 import type { FromWorker, ToWorker, WorkerLoadConfig } from './protocol.js';
 import { spawnWorker } from './spawn.js';
 import { transferList } from './transfer.js';
@@ -16,6 +17,7 @@ import type {
   ModelSignature,
   PoolStats,
   ScaleResult,
+  SubmitOptions,
   WorkerInfo,
   WorkerPoolOptions,
 } from './types.js';
@@ -37,12 +39,18 @@ const MAX_RESTART_DELAY_MS = 30_000;
 /** How long shutdown() waits for threads to finish their current task and exit. */
 const SHUTDOWN_WAIT_MS = 5_000;
 
+/** How often a stuck thread is checked for having left ONNX Runtime, so it can be terminated. */
+const FORCE_END_POLL_MS = 50;
+
 type SlotState = 'starting' | 'idle' | 'busy' | 'retiring' | 'dead';
 type StartResult = { kind: 'loaded' } | { kind: 'failed' } | { kind: 'cancelled' };
 
 interface Job {
   request: InferenceRequest;
   explicitVersion: boolean;
+  onIntermediate?(reply: InferenceReply): boolean | void;
+  /** The client went away; the worker has been told (or will be, once the job is dispatched). */
+  cancelled: boolean;
   resolve(reply: InferenceReply): void;
   reject(error: ServeError): void;
 }
@@ -56,6 +64,9 @@ interface Batch {
 interface Slot {
   id: number;
   thread: Worker;
+  /** Native-call flag shared with the thread (native-flag.ts). */
+  native: Int32Array;
+  ended: boolean;
   state: SlotState;
   startTime: Date;
   memory: number;
@@ -69,6 +80,8 @@ interface Slot {
 
 export class WorkerPool {
   private readonly slots = new Map<number, Slot>();
+  /** Every thread started and not yet ended, removed slots included (a stuck one lingers here). */
+  private readonly threads = new Set<Worker>();
   private queue: Job[] = [];
   private target = 0;
   private maxWorkers = 0;
@@ -106,14 +119,43 @@ export class WorkerPool {
     };
   }
 
-  /** Queues one request. Takes ownership of the parts' buffers (they may be transferred to a worker). */
-  submit(request: InferenceRequest, opts: { explicitVersion?: boolean } = {}): Promise<InferenceReply> {
+  /**
+   * Queues one request. Takes ownership of the parts' buffers (they may be transferred to a
+   * worker). Intermediate replies (streaming) go to `onIntermediate`; aborting `signal` drops the
+   * job from the queue, or tells its worker to cancel it (`context.isCancelled`).
+   */
+  submit(request: InferenceRequest, opts: SubmitOptions = {}): Promise<InferenceReply> {
     const explicitVersion = opts.explicitVersion === true;
     if (this.closed || this.live().length === 0 || this.queue.length >= this.options.jobQueueSize) {
       return Promise.reject(this.noWorker(explicitVersion));
     }
+    const { signal } = opts;
+    if (signal?.aborted) return Promise.reject(cancelledError());
     return new Promise<InferenceReply>((resolve, reject) => {
-      this.queue.push({ request, explicitVersion, resolve, reject });
+      let settled = false;
+      const onAbort = () => this.cancel(job);
+      const done = () => {
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const job: Job = {
+        request,
+        explicitVersion,
+        cancelled: false,
+        resolve: (reply) => {
+          if (settled) return;
+          done();
+          resolve(reply);
+        },
+        reject: (error) => {
+          if (settled) return;
+          done();
+          reject(error);
+        },
+      };
+      if (opts.onIntermediate) job.onIntermediate = opts.onIntermediate;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(job);
       this.dispatch();
     });
   }
@@ -156,6 +198,11 @@ export class WorkerPool {
     return { ...this.counters };
   }
 
+  /** Threads that have not ended yet, including removed workers still finishing (or stuck). */
+  liveThreads(): number {
+    return this.threads.size;
+  }
+
   /** Fails queued and in-flight jobs with 503 and ends every worker thread (waits up to 5 s for them). */
   async shutdown(): Promise<void> {
     if (this.closed) return;
@@ -165,13 +212,16 @@ export class WorkerPool {
     clearTimeout(this.batchTimer);
     this.failQueue();
     const exits: Array<Promise<void>> = [];
-    for (const slot of [...this.slots.values()]) {
+    const slots = [...this.slots.values()];
+    for (const slot of slots) {
       const jobs = slot.batch?.jobs ?? [];
       exits.push(this.kill(slot));
       for (const job of jobs) job.reject(this.noWorker(job.explicitVersion));
     }
     // A thread inside a long native run exits only when the run returns: don't wait for it forever.
     await Promise.race([Promise.all(exits), delay(SHUTDOWN_WAIT_MS)]);
+    // One still there after the grace period may be stuck in a handler that never returns.
+    for (const slot of slots) if (!slot.ended) this.forceEnd(slot);
   }
 
   // ---- workers ------------------------------------------------------------------------------
@@ -210,19 +260,28 @@ export class WorkerPool {
     const slot: Slot = {
       id: nextWorkerId++,
       thread,
+      native: createNativeFlag(),
+      ended: false,
       state: 'starting',
       startTime: new Date(),
       memory: 0,
       started,
       settleStart,
-      exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())),
+      exited: new Promise<void>((resolve) =>
+        thread.once('exit', () => {
+          slot.ended = true;
+          this.threads.delete(thread);
+          resolve();
+        }),
+      ),
     };
+    this.threads.add(thread);
     this.slots.set(slot.id, slot);
     slot.thread.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     slot.thread.on('error', (err) => this.log.error(`${this.tag(slot)} crashed: ${err.stack ?? err.message}`));
     slot.thread.on('exit', (code) => this.onExit(slot, code));
     slot.startupTimer = setTimeout(
-      () => this.onLoadFailed(slot, `did not load within ${this.options.startupTimeoutSec} s`),
+      () => this.onLoadFailed(slot, `did not load within ${this.options.startupTimeoutSec} s`, true),
       this.options.startupTimeoutSec * 1000,
     );
     const o = this.options;
@@ -232,6 +291,9 @@ export class WorkerPool {
       modelFile: o.modelFile,
       modelDir: o.modelDir,
       intraOpThreads: o.intraOpThreads,
+      manifest: o.manifest ?? { runtime: 'python', model: {} },
+      modelYamlConfig: o.modelYamlConfig ?? {},
+      nativeFlag: slot.native.buffer as SharedArrayBuffer,
       ...(o.handler === undefined ? {} : { handler: o.handler }),
     };
     this.post(slot, { type: 'load', config });
@@ -251,9 +313,11 @@ export class WorkerPool {
   /**
    * Removes a worker for good and asks its thread to exit once its current task is done (see
    * protocol.ts: terminating a thread inside ORT aborts the process). A thread stuck in a long
-   * native run keeps its core until that run returns; nothing waits for it on hot paths.
+   * native run keeps its core until that run returns; nothing waits for it on hot paths. With
+   * `force` (a timeout: the handler may never return) the thread is also terminated as soon as it
+   * is outside ONNX Runtime.
    */
-  private kill(slot: Slot): Promise<void> {
+  private kill(slot: Slot, force = false): Promise<void> {
     const wasStarting = slot.state === 'starting';
     slot.state = 'dead';
     this.slots.delete(slot.id);
@@ -266,7 +330,26 @@ export class WorkerPool {
     } catch {
       // Already gone: the exit event has fired or is about to.
     }
+    if (force) this.forceEnd(slot);
     return slot.exited;
+  }
+
+  /**
+   * Terminates a thread that may be stuck in JavaScript (a handler that never returns), but never
+   * while it is inside ONNX Runtime: the native-call flag is locked first, and while a call is in
+   * flight the check repeats until the call returns (the thread may also exit by itself, on `exit`).
+   */
+  private forceEnd(slot: Slot): void {
+    const attempt = () => {
+      if (slot.ended) return;
+      if (lockNative(slot.native)) {
+        this.log.warn(`${this.tag(slot)}: terminating the worker thread`);
+        void slot.thread.terminate();
+        return;
+      }
+      setTimeout(attempt, FORCE_END_POLL_MS).unref();
+    };
+    attempt();
   }
 
   private post(slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []): void {
@@ -296,14 +379,17 @@ export class WorkerPool {
       case 'result':
         this.onResult(slot, msg.id, msg.outcomes, msg.runs, msg.heapUsed);
         return;
+      case 'intermediate':
+        this.onIntermediate(slot, msg.id, msg.index, msg.reply);
+        return;
     }
   }
 
-  private onLoadFailed(slot: Slot, why: string): void {
+  private onLoadFailed(slot: Slot, why: string, force = false): void {
     if (slot.state !== 'starting') return;
     this.log.error(`${this.tag(slot)} failed to start: ${why}`);
     slot.settleStart({ kind: 'failed' }); // before kill(), which would report it as cancelled
-    void this.kill(slot);
+    void this.kill(slot, force);
     if (this.everLoaded) this.loadFailures++;
     // A model that never loaded in this pool will not load on retry: drop the slot instead of looping.
     else this.target = Math.max(0, this.target - 1);
@@ -328,6 +414,47 @@ export class WorkerPool {
     this.dispatch();
   }
 
+  /** A streamed partial reply: handed to the job's consumer; each one restarts the response timeout. */
+  private onIntermediate(slot: Slot, id: number, index: number, reply: InferenceReply): void {
+    const batch = slot.batch;
+    if (!batch || batch.id !== id) return;
+    clearTimeout(batch.timer);
+    batch.timer = setTimeout(() => this.onResponseTimeout(slot, id), this.options.responseTimeoutSec * 1000);
+    const job = batch.jobs[index];
+    if (!job || job.cancelled) return;
+    let more: boolean | void;
+    try {
+      more = job.onIntermediate?.(reply);
+    } catch (e) {
+      this.log.error(`${this.tag(slot)}: intermediate reply consumer failed: ${String(e)}`);
+      more = false;
+    }
+    if (more === false) this.cancel(job);
+  }
+
+  /** The client of `job` went away: drop it while queued, else tell its worker (`context.isCancelled`). */
+  private cancel(job: Job): void {
+    if (job.cancelled) return;
+    job.cancelled = true;
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      job.reject(cancelledError());
+      return;
+    }
+    for (const slot of this.slots.values()) {
+      const index = slot.batch?.jobs.indexOf(job) ?? -1;
+      if (slot.batch && index >= 0) {
+        try {
+          this.post(slot, { type: 'cancel', id: slot.batch.id, index });
+        } catch {
+          // The thread is gone: its jobs settle through the exit path.
+        }
+        return;
+      }
+    }
+  }
+
   /** A worker that vanished: its batch fails with `Worker died.` and it is replaced if the target says so. */
   private onExit(slot: Slot, code: number): void {
     if (slot.state === 'dead') return;
@@ -342,13 +469,13 @@ export class WorkerPool {
   private onResponseTimeout(slot: Slot, id: number): void {
     if (slot.batch?.id !== id) return;
     this.log.error(`${this.tag(slot)}: no response within ${this.options.responseTimeoutSec} s, terminating it`);
-    this.workerDied(slot);
+    this.workerDied(slot, true);
   }
 
-  private workerDied(slot: Slot): void {
+  private workerDied(slot: Slot, force = false): void {
     const jobs = slot.batch?.jobs ?? [];
     this.counters.workerDeaths++;
-    void this.kill(slot);
+    void this.kill(slot, force);
     for (const job of jobs) job.reject(internalError('Worker died.'));
     this.reconcile();
     this.dispatch();
@@ -437,3 +564,6 @@ function firstFailure(starts: Array<Promise<StartResult>>): Promise<boolean> {
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** What a job abandoned by its client settles with (nobody is left to read it). */
+const cancelledError = () => serviceUnavailable('The request was cancelled by the client');

@@ -1,6 +1,5 @@
-/** ONNX Runtime glue for worker threads: session options, signature, TensorData ⇄ ort.Tensor. */
-import * as ort from 'onnxruntime-node';
-import type { TensorData, TensorMap, TensorType } from '../handlers/types.js';
+/** ONNX Runtime glue for worker threads: session options and signature. */
+import type * as ort from 'onnxruntime-node';
 import type { ModelSignature, TensorMeta } from './types.js';
 
 export function sessionOptions(intraOpThreads: number): ort.InferenceSession.SessionOptions {
@@ -22,23 +21,4 @@ function meta(m: ort.InferenceSession.ValueMetadata): TensorMeta {
 
 export function signatureOf(session: ort.InferenceSession): ModelSignature {
   return { inputs: session.inputMetadata.map(meta), outputs: session.outputMetadata.map(meta) };
-}
-
-export function toOrt(t: TensorData): ort.Tensor {
-  // ort.Tensor's overloads pair each type with its array class; TensorData keeps that pairing itself.
-  return new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
-}
-
-export function fromOrt(t: ort.Tensor): TensorData {
-  return { type: t.type as TensorType, dims: [...t.dims], data: t.data as TensorData['data'] };
-}
-
-/** session.run over TensorData, returning every output. */
-export async function runSession(session: ort.InferenceSession, feeds: TensorMap): Promise<TensorMap> {
-  const ortFeeds: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
-  const results = await session.run(ortFeeds);
-  const out: TensorMap = {};
-  for (const [name, value] of Object.entries(results)) out[name] = fromOrt(value);
-  return out;
 }

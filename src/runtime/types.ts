@@ -1,3 +1,4 @@
+import type { Manifest } from '../archive/types.js';
 import type { PlainServeError } from '../errors.js';
 
 /** One named input of an inference request: a multipart field, or the whole body as `body`. */
@@ -14,11 +15,28 @@ export interface InferenceRequest {
   headers: Record<string, string>;
 }
 
-/** A successful reply produced by a handler. */
+/** A successful reply produced by a handler (also each intermediate reply of a stream). */
 export interface InferenceReply {
   status: number;
+  /** Reason phrase set by the handler (`context.setResponseStatus(code, phrase)`). */
+  statusText?: string;
   contentType?: string;
+  /** Response headers set by the handler (`context.setResponseHeader`). */
+  headers?: Record<string, string>;
   body: Uint8Array;
+}
+
+/** How a caller follows one job: streamed intermediate replies, and giving up on it. */
+export interface SubmitOptions {
+  /** The request named a version explicitly (changes the no-worker message). */
+  explicitVersion?: boolean;
+  /**
+   * Each `context.sendIntermediate` reply, in order, before the final one. Returning false means the
+   * consumer is gone: the job is cancelled as if `signal` had fired.
+   */
+  onIntermediate?(reply: InferenceReply): boolean | void;
+  /** Aborting (the client went away) drops a queued job, or tells the worker to cancel it. */
+  signal?: AbortSignal;
 }
 
 export type JobOutcome = { ok: true; reply: InferenceReply } | { ok: false; error: PlainServeError };
@@ -31,8 +49,12 @@ export interface WorkerPoolOptions {
   modelFile: string;
   /** Folder of the extracted archive (handlers may read extra files from it). */
   modelDir: string;
-  /** Handler name from the manifest; undefined ⇒ default ONNX handler. */
+  /** Handler spec (see handlers/spec.ts); undefined ⇒ default ONNX handler. */
   handler?: string;
+  /** The archive's manifest, for `context.manifest`. */
+  manifest?: Manifest;
+  /** Every top-level key of model-config.yaml, for `context.modelYamlConfig`. */
+  modelYamlConfig?: Record<string, unknown>;
   batchSize: number;
   maxBatchDelayMs: number;
   responseTimeoutSec: number;

@@ -50,18 +50,21 @@ describe('per-model settings precedence', () => {
 
 describe('handler names', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handlers-'));
-  fs.writeFileSync(path.join(dir, 'custom.js'), 'export function createHandler() { return { handle: async () => [] }; }\n');
+  fs.writeFileSync(path.join(dir, 'custom.js'), 'export async function handle(batch) { return batch.map(() => "ok"); }\n');
 
   it('accepts the default handler aliases', () => {
     for (const h of [undefined, '', 'default', 'onnx', 'base_handler']) expect(checkHandler(h, dir)).toBeUndefined();
   });
   it('accepts a JavaScript module inside the archive', () => {
     expect(checkHandler('custom.js', dir)).toBe('custom.js');
+    expect(checkHandler('custom.js:handle', dir)).toBe('custom.js:handle');
   });
   it('refuses Python handlers, unknown names and missing or escaping modules, naming them', () => {
     expect(() => checkHandler('my_handler.py', dir)).toThrow(/Handler "my_handler.py" is a Python handler/);
     expect(() => checkHandler('handler.py:handle', dir)).toThrow(/Python handler/);
-    expect(() => checkHandler('image_classifier', dir)).toThrow(/Handler "image_classifier" is not supported/);
+    expect(() => checkHandler('no_such_handler', dir)).toThrow(/Handler "no_such_handler" is not supported\. Supported: the default ONNX handler/);
+    expect(() => checkHandler('missing.mjs:fn', dir)).toThrow(/Handler "missing.mjs:fn" was not found in the model archive/);
+    expect(() => checkHandler('custom.js:not-a-name', dir)).toThrow(/is not supported/);
     expect(() => checkHandler('missing.js', dir)).toThrow(/Handler "missing.js" was not found in the model archive/);
     expect(() => checkHandler('../custom.js', dir)).toThrow(/not found in the model archive/);
   });

@@ -1,9 +1,10 @@
-/** The default handler's batching decisions, with a fake `run` (no ONNX Runtime, no threads). */
+/** The default handler's batching decisions, with a fake `run` (no ONNX Runtime session, no threads). */
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { DefaultOnnxHandler } from '../../src/handlers/default-onnx.js';
-import type { HandlerContext, TensorMap } from '../../src/handlers/types.js';
+import { DEFAULT_ONNX_HANDLER } from '../../src/handlers/default-onnx.js';
 import { transferList } from '../../src/runtime/transfer.js';
 import type { JobOutcome, ModelSignature } from '../../src/runtime/types.js';
+import { fakeContext, runBatch, type Feeds } from '../handlers/helpers.js';
 import { jsonRequest } from './helpers.js';
 
 const signature: ModelSignature = {
@@ -12,26 +13,20 @@ const signature: ModelSignature = {
 };
 
 /** y = 10·x, refusing batches above `maxRows` rows (to exercise the one-by-one fallback). */
-function fakeContext(maxRows = Infinity): HandlerContext & { runs: number[] } {
+function tenTimes(maxRows = Infinity) {
   const runs: number[] = [];
-  const quiet = { info() {}, warn() {}, error() {} };
-  return {
-    runs,
-    modelName: 'fake',
-    modelVersion: '1',
-    modelDir: '/nonexistent',
-    modelFile: '/nonexistent/model.onnx',
+  const ctx = fakeContext({
     signature,
-    log: quiet,
-    run(feeds: TensorMap): Promise<TensorMap> {
+    run(feeds: Feeds): Promise<Feeds> {
       const x = feeds['x']!;
       const rows = x.dims[0] ?? 0;
       runs.push(rows);
       if (rows > maxRows) return Promise.reject(new Error(`too many rows: ${rows}`));
       const data = Float32Array.from(x.data as Float32Array, (v) => v * 10);
-      return Promise.resolve({ y: { type: 'float32', dims: x.dims, data } });
+      return Promise.resolve({ y: new ort.Tensor('float32', data, x.dims) });
     },
-  };
+  });
+  return { ctx, runs };
 }
 
 const body = (o: JobOutcome): unknown => {
@@ -39,16 +34,15 @@ const body = (o: JobOutcome): unknown => {
   return JSON.parse(new TextDecoder().decode(o.reply.body)) as unknown;
 };
 
-describe('DefaultOnnxHandler', () => {
+describe('default ONNX handler', () => {
   it('runs compatible requests as one concatenated batch; bad ones fail alone', async () => {
-    const ctx = fakeContext();
-    const outcomes = await new DefaultOnnxHandler(ctx, undefined).handle([
-      jsonRequest([1, 2]),
-      jsonRequest([[3, 4], [5, 6]]),
-      jsonRequest([1, 2, 3]),
-      jsonRequest({ x: [7, 8] }),
-    ]);
-    expect(ctx.runs).toEqual([4]);
+    const { ctx, runs } = tenTimes();
+    const { outcomes } = await runBatch(
+      DEFAULT_ONNX_HANDLER,
+      [jsonRequest([1, 2]), jsonRequest([[3, 4], [5, 6]]), jsonRequest([1, 2, 3]), jsonRequest({ x: [7, 8] })],
+      ctx,
+    );
+    expect(runs).toEqual([4]);
     expect(body(outcomes[0]!)).toEqual([10, 20]);
     expect(body(outcomes[1]!)).toEqual([
       [30, 40],
@@ -59,12 +53,13 @@ describe('DefaultOnnxHandler', () => {
       error: { status: 400, message: 'Input "x": expected shape [N,2] (float32), received [3]' },
     });
     expect(body(outcomes[3]!)).toEqual([70, 80]);
+    expect(outcomes[0]).toMatchObject({ ok: true, reply: { status: 200, contentType: 'application/json' } });
   });
 
   it('falls back to one run per request when the batched run fails', async () => {
-    const ctx = fakeContext(1);
-    const outcomes = await new DefaultOnnxHandler(ctx, undefined).handle([jsonRequest([1, 1]), jsonRequest([[2, 2], [3, 3]])]);
-    expect(ctx.runs).toEqual([3, 1, 2]);
+    const { ctx, runs } = tenTimes(1);
+    const { outcomes } = await runBatch(DEFAULT_ONNX_HANDLER, [jsonRequest([1, 1]), jsonRequest([[2, 2], [3, 3]])], ctx);
+    expect(runs).toEqual([3, 1, 2]);
     expect(body(outcomes[0]!)).toEqual([10, 10]);
     expect(outcomes[1]).toMatchObject({ ok: false, error: { status: 400, message: 'The model rejected the inputs: too many rows: 2' } });
   });

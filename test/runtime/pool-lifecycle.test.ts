@@ -99,14 +99,12 @@ describe('failures', () => {
       // A custom JS handler from the model folder: echoes, or exits the thread on "crash".
       await writeFile(
         path.join(modelDir, 'crashy.mjs'),
-        `export function createHandler() {
-           return { async handle(requests) {
-             return requests.map((r) => {
-               const text = new TextDecoder().decode(r.parts[0].data);
-               if (text === 'crash') process.exit(7);
-               return { ok: true, reply: { status: 200, contentType: 'text/plain', body: new TextEncoder().encode('echo ' + text) } };
-             });
-           } };
+        `export function handle(batch) {
+           return batch.map((r) => {
+             const text = new TextDecoder().decode(r.parts[0].data);
+             if (text === 'crash') process.exit(7);
+             return 'echo ' + text;
+           });
          }`,
       );
       const p = await startPool(mlpPath, { modelDir, handler: 'crashy.mjs' });
