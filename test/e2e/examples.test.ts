@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiver, MAIN_JS } from '../archiver/helpers.js';
 import { colorClassifier, colorDetector, colorSegmenter, COLOR_CLASSES, DETECTOR_INDEX_TO_NAME, SEGMENT_CLASSES } from '../fixtures/vision-models.js';
 import { sileroPath } from '../fixtures/models.js';
+import { indexToNameJson, onnxModel, train } from '../../scripts/build-example-model.js';
 import { REPO_ROOT, http, makeSandbox, startForeground, type ForegroundServer, type Sandbox } from './harness.js';
 
 let sb: Sandbox;
@@ -81,10 +82,18 @@ beforeAll(async () => {
     '--config-file', path.join(SILERO_DIR, 'model-config.yaml'),
   ]);
 
+  w('iris.onnx', onnxModel(train()));
+  fs.mkdirSync(path.join(sb.dir, 'iris'));
+  fs.writeFileSync(path.join(sb.dir, 'iris', 'index_to_name.json'), indexToNameJson());
+  await pack([
+    '--model-name', 'iris_top', '--version', '1.0', '--serialized-file', 'iris.onnx',
+    '--handler', path.join(REPO_ROOT, 'examples', 'iris_top_class', 'handler.mjs'), '--extra-files', 'iris/index_to_name.json',
+  ]);
+
   const cfg = sb.writeConfig({ model_store: sb.store, enable_model_api: true });
   server = await startForeground(sb, ['--ncs', '--ts-config', cfg]);
   api = server.endpoints.inference;
-  for (const name of ['colors', 'detect', 'segment', 'vad']) await register(name);
+  for (const name of ['colors', 'detect', 'segment', 'vad', 'iris_top']) await register(name);
 }, 120_000);
 
 afterAll(async () => {
@@ -168,5 +177,15 @@ describe('silero VAD custom handler, packed by the archiver', () => {
     const res = await http(`${api}/predictions/vad`, { method: 'POST', body: 'ID3 not a wav', headers: { 'content-type': 'audio/wav' } });
     expect(res.status).toBe(400);
     expect((res.json as { message: string }).message).toMatch(/Expected a WAV file/);
+  });
+});
+
+describe('the README\'s custom handler (examples/iris_top_class)', () => {
+  it('keeps the default decoding and replaces the reply', async () => {
+    const res = await http(`${api}/predictions/iris_top`, { method: 'POST', body: '[6.7, 3.0, 5.2, 2.3]' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-top-class')).toBe('virginica');
+    expect(res.json).toMatchObject({ label: 'virginica' });
+    expect((res.json as { probability: number }).probability).toBeGreaterThan(0.9);
   });
 });
