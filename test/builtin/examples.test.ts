@@ -9,29 +9,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import yauzl from 'yauzl';
 import { BUILTIN_HANDLERS } from '../../src/handlers/builtin/index.js';
 import { buildVisionExamples, SAMPLE_IMAGE, SAMPLE_RECT, VISION_EXAMPLES } from '../../scripts/build-vision-examples.js';
 import { type FakeContext, fakeContext, handleWith, imageRequest } from './helpers.js';
+import { readZipEntries } from '../fixtures/mar.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const storeDir = path.join(repoRoot, 'model_store');
 
-async function readZip(file: string): Promise<Map<string, Buffer>> {
-  const zip = await yauzl.openPromise(file, { lazyEntries: true });
-  const files = new Map<string, Buffer>();
-  try {
-    for await (const entry of zip.eachEntry()) {
-      const stream = await zip.openReadStreamPromise(entry);
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
-      files.set(entry.fileName, Buffer.concat(chunks));
-    }
-  } finally {
-    zip.close();
-  }
-  return files;
-}
 
 describe('vision examples in model_store/', () => {
   let fresh: string;
@@ -59,7 +44,7 @@ describe('vision examples in model_store/', () => {
 
   for (const example of VISION_EXAMPLES) {
     it(`${example.name}.mar: torch-model-archiver 0.12.0 manifest naming ${example.handler}, workers 1/1`, async () => {
-      const files = await readZip(path.join(storeDir, `${example.name}.mar`));
+      const files = await readZipEntries(path.join(storeDir, `${example.name}.mar`));
       const expectedFiles = [`${example.name}.onnx`, 'model-config.yaml', 'MAR-INF/MANIFEST.json', ...(example.indexToName ? ['index_to_name.json'] : [])];
       expect([...files.keys()].sort()).toEqual(expectedFiles.sort());
       const text = files.get('MAR-INF/MANIFEST.json')!.toString('utf8');
@@ -81,7 +66,7 @@ describe('vision examples in model_store/', () => {
   }
 
   async function serve(name: string): Promise<unknown> {
-    const files = await readZip(path.join(storeDir, `${name}.mar`));
+    const files = await readZipEntries(path.join(storeDir, `${name}.mar`));
     const example = VISION_EXAMPLES.find((e) => e.name === name)!;
     const ctx = await fakeContext(files.get(`${name}.onnx`)!, {
       yaml: YAML.parse(files.get('model-config.yaml')!.toString('utf8')) as Record<string, unknown>,

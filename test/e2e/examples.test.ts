@@ -4,7 +4,6 @@
  * archives, and the inference API answers — image replies, an explanation, streamed segments.
  */
 import fs from 'node:fs';
-import { request } from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { archiver, MAIN_JS } from '../archiver/helpers.js';
 import { colorClassifier, colorDetector, colorSegmenter, COLOR_CLASSES, DETECTOR_INDEX_TO_NAME, SEGMENT_CLASSES } from '../fixtures/vision-models.js';
 import { sileroPath } from '../fixtures/models.js';
 import { indexToNameJson, onnxModel, train } from '../../scripts/build-example-model.js';
-import { REPO_ROOT, http, makeSandbox, startForeground, type ForegroundServer, type Sandbox } from './harness.js';
+import { REPO_ROOT, http, makeSandbox, startForeground, streamed, type ForegroundServer, type Sandbox } from './harness.js';
 
 let sb: Sandbox;
 let server: ForegroundServer;
@@ -35,20 +34,6 @@ async function register(name: string): Promise<void> {
 
 const post = (model: string, body: Uint8Array | string, route = 'predictions') =>
   http(`${api}/${route}/${model}`, { method: 'POST', body: typeof body === 'string' ? body : Buffer.from(body) });
-
-/** Reads a streamed reply chunk by chunk, as it arrives. */
-function streamed(url: string, body: Buffer): Promise<{ status: number; headers: Record<string, unknown>; chunks: string[] }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'audio/wav' } }, (res) => {
-      const chunks: string[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, chunks }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 beforeAll(async () => {
   sb = makeSandbox();
@@ -162,7 +147,7 @@ describe('built-in image handlers, packed by the archiver', () => {
 describe('silero VAD custom handler, packed by the archiver', () => {
   it('streams each speech segment as a chunk, then the summary', async () => {
     const wav = fs.readFileSync(path.join(SILERO_DIR, 'sample.wav'));
-    const res = await streamed(`${api}/predictions/vad`, wav);
+    const res = await streamed(`${api}/predictions/vad`, wav, 'audio/wav');
     expect(res.status).toBe(200);
     expect(res.headers['transfer-encoding']).toBe('chunked');
     const lines = res.chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeMar } from '../fixtures/mar.js';
 import { mlp, type MlpModel } from '../fixtures/models.js';
-import { eventually, http, makeSandbox, startForeground, type ForegroundServer, type Sandbox } from './harness.js';
+import { eventually, http, makeSandbox, startForeground, streamed, type ForegroundServer, type Sandbox } from './harness.js';
 
 /** One `handle` module with a command per body text. */
 const CUSTOM = `
@@ -112,26 +112,6 @@ const register = (name: string) => http(`${mgmt}/models?url=${name}.mar&initial_
 
 const post = (target: string, body: string, headers: Record<string, string> = {}) =>
   http(`${api}/${target}`, { method: 'POST', body, headers: { 'content-type': 'text/plain', ...headers } });
-
-interface Streamed {
-  status: number;
-  headers: nodeHttp.IncomingHttpHeaders;
-  chunks: string[];
-}
-
-/** POSTs with node:http and records each body chunk as it arrives. */
-function streamed(url: string, body: string): Promise<Streamed> {
-  return new Promise((resolve, reject) => {
-    const req = nodeHttp.request(url, { method: 'POST', headers: { 'content-type': 'text/plain' } }, (res) => {
-      const chunks: string[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, chunks }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 beforeAll(async () => {
   sb = makeSandbox();

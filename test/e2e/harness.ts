@@ -4,6 +4,7 @@
  * loopback port 0 everywhere (the CLI prints where each API bound).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,4 +177,25 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000,
     }
   }
   throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
+}
+
+export interface Streamed {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Body chunks in arrival order (one per HTTP chunk the server flushed). */
+  chunks: string[];
+}
+
+/** POSTs with node:http (not fetch, which hides chunk boundaries) and records each chunk as it arrives. */
+export function streamed(url: string, body: string | Buffer, contentType = 'text/plain'): Promise<Streamed> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': contentType } }, (res) => {
+      const chunks: string[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, chunks }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import yauzl from 'yauzl';
 import { buildExampleModel } from '../../scripts/build-example-model.js';
+import { readZipEntries } from '../fixtures/mar.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const storeDir = path.join(repoRoot, 'model_store');
@@ -14,22 +14,6 @@ const marPath = path.join(storeDir, 'iris.mar');
 const CLASSES = ['setosa', 'versicolor', 'virginica'];
 
 /** Reads every file entry of a zip into memory, keyed by entry name. */
-async function readZip(file: string): Promise<Map<string, Buffer>> {
-  const zip = await yauzl.openPromise(file, { lazyEntries: true });
-  const files = new Map<string, Buffer>();
-  try {
-    for await (const entry of zip.eachEntry()) {
-      if (entry.fileName.endsWith('/')) continue;
-      const stream = await zip.openReadStreamPromise(entry);
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
-      files.set(entry.fileName, Buffer.concat(chunks));
-    }
-  } finally {
-    zip.close();
-  }
-  return files;
-}
 
 async function runModel(onnx: Uint8Array, rows: number[][]): Promise<number[][]> {
   const session = await ort.InferenceSession.create(onnx);
@@ -56,7 +40,7 @@ describe('example model model_store/iris.mar', () => {
   let batch: number[][];
 
   beforeAll(async () => {
-    files = await readZip(marPath);
+    files = await readZipEntries(marPath);
     sample = JSON.parse(await readFile(path.join(storeDir, 'iris-sample.json'), 'utf8')) as number[];
     batch = JSON.parse(await readFile(path.join(storeDir, 'iris-batch.json'), 'utf8')) as number[][];
   });
