@@ -13,6 +13,54 @@ export interface RequestPart {
 export interface InferenceRequest {
   parts: RequestPart[];
   headers: Record<string, string>;
+  /**
+   * Tensor-native requests (Open Inference Protocol v2, KServe v1 `inputs`): the tensors to
+   * feed, already decoded by the protocol adapter. The default ONNX handler feeds them directly
+   * (no JSON on the way) and answers with `InferenceReply.tensors`. `parts` is then empty.
+   */
+  tensors?: WireTensor[];
+  /** Names of the outputs to return (OIP `outputs`); all when absent. */
+  outputNames?: string[];
+}
+
+/** Open Inference Protocol datatypes (BF16 is not an ONNX Runtime tensor type in Node). */
+export type OipDatatype =
+  | 'BOOL'
+  | 'UINT8'
+  | 'UINT16'
+  | 'UINT32'
+  | 'UINT64'
+  | 'INT8'
+  | 'INT16'
+  | 'INT32'
+  | 'INT64'
+  | 'FP16'
+  | 'FP32'
+  | 'FP64'
+  | 'BYTES';
+
+/**
+ * A tensor as protocol adapters and workers exchange it: row-major data in the typed array of
+ * its datatype (BOOL: Uint8Array of 0/1; FP16: Uint16Array of raw bits; INT64/UINT64:
+ * BigInt64Array/BigUint64Array), or strings for BYTES. Typed arrays cross the thread boundary
+ * as transferred ArrayBuffers.
+ */
+export interface WireTensor {
+  name: string;
+  datatype: OipDatatype;
+  shape: number[];
+  data:
+    | Uint8Array
+    | Int8Array
+    | Uint16Array
+    | Int16Array
+    | Uint32Array
+    | Int32Array
+    | BigUint64Array
+    | BigInt64Array
+    | Float32Array
+    | Float64Array
+    | string[];
 }
 
 /** A successful reply produced by a handler (also each intermediate reply of a stream). */
@@ -24,6 +72,8 @@ export interface InferenceReply {
   /** Response headers set by the handler (`context.setResponseHeader`). */
   headers?: Record<string, string>;
   body: Uint8Array;
+  /** For tensor-native requests: the outputs, in the model's output order (or the requested subset's). */
+  tensors?: WireTensor[];
 }
 
 /** How a caller follows one job: streamed intermediate replies, and giving up on it. */
