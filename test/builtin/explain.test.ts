@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { imageClassifier } from '../../src/handlers/builtin/image-classifier.js';
 import { windowStarts } from '../../src/handlers/builtin/occlusion.js';
 import { COLOR_CLASSES, colorClassifier } from '../fixtures/vision-models.js';
-import { encode, type FakeContext, fakeContext, imageRequest, type Rgb, rgbPixels } from './helpers.js';
+import { encode, type FakeContext, fakeContext, handleWith, imageRequest, type Rgb, rgbPixels } from './helpers.js';
 
 let contexts: FakeContext[] = [];
 afterEach(async () => {
@@ -85,7 +85,7 @@ describe('image_classifier explain (occlusion sensitivity)', () => {
     const ctx = await ctxFor({ occlusion_window: 56, occlusion_stride: 56, occlusion_batch_size: 100 });
     const png = await squareImage();
     const request = { ...imageRequest(png, 'data', 'image/png', { target: 'blue' }), headers: { explain: 'True' } };
-    const [blueMap] = (await imageClassifier.handle!([request], ctx)) as number[][][][];
+    const [blueMap] = (await handleWith(imageClassifier, ctx, [request])) as number[][][][];
     // 16 windows in one run (+ the base run).
     expect(ctx.runs).toEqual([
       [1, 3, 224, 224],
@@ -93,7 +93,7 @@ describe('image_classifier explain (occlusion sensitivity)', () => {
     ]);
     // Hiding the red square raises "blue" (the other classes gain what red loses): negative there.
     expect(stats(blueMap![0]!).inside).toBeLessThan(0);
-    const [redMap] = (await imageClassifier.handle!([{ ...request, data: { ...request.data, target: 0 } }], ctx)) as number[][][][];
+    const [redMap] = (await handleWith(imageClassifier, ctx, [{ ...request, data: { ...request.data, target: 0 } }])) as number[][][][];
     expect(stats(redMap![0]!).inside).toBeGreaterThan(0);
   });
 

@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { expect } from 'vitest';
 import { ServeError } from '../../src/errors.js';
+import { isExplainRequest } from '../../src/handlers/compose.js';
 import type { HandlerContext, HandlerModule, HandlerOutput, HandlerRequest } from '../../src/handlers/api.js';
 import type { ModelSignature, TensorMeta } from '../../src/runtime/types.js';
 
@@ -91,9 +92,13 @@ export function imageRequest(bytes: Uint8Array, name = 'data', contentType = 'im
 }
 
 /** Runs a module as the runtime would: initialize once, then handle(batch). */
+/** Runs a batch the way the runtime composes a steps module (explain requests go to `explain`). */
 export async function handleWith(module: HandlerModule, context: HandlerContext, batch: HandlerRequest[]): Promise<HandlerOutput[]> {
   await module.initialize?.(context);
-  return module.handle!(batch, context);
+  if (module.handle) return module.handle(batch, context);
+  const pre = await module.preprocess!(batch, context);
+  if (module.explain && batch[0] && isExplainRequest(batch[0].headers)) return module.explain(pre, context, batch);
+  return module.postprocess!(await module.inference!(pre, context), context);
 }
 
 /** The steps one by one (preprocess → inference → postprocess). */

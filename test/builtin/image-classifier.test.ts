@@ -48,7 +48,9 @@ describe('image_classifier', () => {
     expect(Object.keys(BUILTIN_HANDLERS).sort()).toEqual(['image_classifier', 'image_segmenter', 'object_detector']);
     for (const mod of Object.values(BUILTIN_HANDLERS)) {
       const checked = validateHandlerModule(mod);
-      expect(Object.keys(checked)).toEqual(expect.arrayContaining(['initialize', 'handle', 'preprocess', 'inference', 'postprocess']));
+      // Steps only: the runtime composes them (and routes explanations to `explain`).
+      expect(Object.keys(checked)).toEqual(expect.arrayContaining(['initialize', 'preprocess', 'inference', 'postprocess']));
+      expect(checked.handle).toBeUndefined();
     }
     expect(BUILTIN_HANDLERS['image_classifier']!.explain).toBeTypeOf('function');
   });
@@ -86,7 +88,7 @@ describe('image_classifier', () => {
   it('the steps (preprocess → inference → postprocess) give what handle gives', async () => {
     const ctx = await ctxFor();
     const batch = [imageRequest(await solidPng(20, 20, [10, 200, 30])), imageRequest(await solidPng(20, 20, [200, 10, 30]), 'body')];
-    expect(await steps(imageClassifier, ctx, batch)).toEqual(await imageClassifier.handle!(batch, ctx));
+    expect(await steps(imageClassifier, ctx, batch)).toEqual(await handleWith(imageClassifier, ctx, batch));
   });
 
   it('a model with a fixed batch of 1 runs the images one by one; a rank-3 model too', async () => {

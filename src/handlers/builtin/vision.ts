@@ -1,14 +1,13 @@
 /**
  * What the built-in vision handlers share: the model's image input, reading the image out of a
  * request, running many images as few ONNX calls, per-request failures, and the
- * HandlerModule plumbing (initialize / preprocess / inference / postprocess / explain / handle).
+ * HandlerModule plumbing (initialize / preprocess / inference / postprocess / explain).
  *
  * Bad input policy: each request of a batch is validated on its own. A batch of one request
  * with a bad image throws a 400 BadRequestException (the runtime replies it). In a batch of
- * several, only the bad requests fail: their status is set to 400 with
- * `context.setResponseStatus(400, message, index)` and their body is TorchServe's error
- * envelope `{"code": 400, "type": "BadRequestException", "message": ...}`; the good images
- * still run (as one ONNX call). Nothing a client sends can throw anything but a 400.
+ * several, only the bad requests fail: their slot holds the 400 ServeError, which the runtime
+ * renders as that request's error reply; the good images still run (as one ONNX call).
+ * Nothing a client sends can throw anything but a 400.
  */
 import type { Tensor } from 'onnxruntime-node';
 import { ServeError, badRequest } from '../../errors.js';
@@ -252,14 +251,6 @@ export function pickOutput(outputs: Record<string, Tensor>, preferred: string[],
   throw new Error('the model returned no outputs');
 }
 
-/** A message usable as an HTTP reason phrase (printable ASCII only). */
-const reasonPhrase = (message: string): string => message.replace(/[^\x20-\x7e]/g, '?');
-
-/** The error envelope a failed request of a multi-request batch gets as its body. */
-export function errorBody(error: ServeError): { code: number; type: string; message: string } {
-  return { code: error.status, type: error.type, message: error.message };
-}
-
 export interface VisionHandlerDefinition<S, R> {
   name: string;
   /** The `handler:` keys this handler reads (others are logged as ignored, to catch typos). */
@@ -310,11 +301,8 @@ export function visionHandler<S, R>(def: VisionHandlerDefinition<S, R>): Handler
     const first = batch.items[0];
     if (batch.items.length === 1 && first && !first.ok) throw first.error;
     let k = 0;
-    return batch.items.map((item, index) => {
-      if (item.ok) return value(item.image, k++, index);
-      context.setResponseStatus(item.error.status, reasonPhrase(item.error.message), index);
-      return errorBody(item.error);
-    });
+    // A returned ServeError fails only its own request (rendered by the runtime as the error envelope).
+    return batch.items.map((item, index) => (item.ok ? value(item.image, k++, index) : item.error));
   };
 
   const goodImages = (batch: VisionBatch): PreparedImage[] => batch.items.flatMap((it) => (it.ok ? [it.image] : []));
@@ -354,13 +342,6 @@ export function visionHandler<S, R>(def: VisionHandlerDefinition<S, R>): Handler
       const { batch, results } = output as unknown as VisionResults<R>;
       const s = await state(context);
       return finish(batch, context, (image, k, index) => def.reply(results[k]!, image, s, context, index));
-    },
-
-    async handle(batch, context) {
-      const pre = await module.preprocess!(batch, context);
-      const explaining = batch[0]?.headers['explain'] === 'True';
-      if (explaining && module.explain) return module.explain(pre, context, batch);
-      return module.postprocess!(await module.inference!(pre, context), context);
     },
   };
 
