@@ -22,7 +22,8 @@ export interface Loggers {
   main: Logger;
   /** One line per HTTP request: console, ts_log.log and `<logLocation>/access_log.log`. */
   access: Logger;
-  close(): void;
+  /** Flushes and closes the log files. */
+  close(): Promise<void>;
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -62,17 +63,21 @@ function textStream(render: (rec: PinoLine) => string | undefined, sinks: Array<
   });
 }
 
-function fileSink(file: string): { write: (line: string) => void; close: () => void } {
+/** A buffered, append-only log file: request paths never wait on a synchronous write. */
+function fileSink(file: string): { write: (line: string) => void; close: () => Promise<void> } {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  let fd: number | undefined = fs.openSync(file, 'a');
+  const stream = fs.createWriteStream(file, { flags: 'a' });
+  let open = true;
   return {
     write: (line) => {
-      if (fd !== undefined) fs.writeSync(fd, line);
+      if (open) stream.write(line);
     },
-    close: () => {
-      if (fd !== undefined) fs.closeSync(fd);
-      fd = undefined;
-    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!open) return resolve();
+        open = false;
+        stream.end(resolve);
+      }),
   };
 }
 
@@ -116,9 +121,8 @@ export function createLoggers(opts: LoggingOptions): Loggers {
   return {
     main: wrap(main),
     access: wrap(access),
-    close: () => {
-      tsLog.close();
-      accessLog.close();
+    close: async () => {
+      await Promise.all([tsLog.close(), accessLog.close()]);
     },
   };
 }

@@ -78,7 +78,7 @@ async function runForeground(options: CliOptions, daemonChild: boolean): Promise
       await handle?.close();
       removePid(process.pid);
       loggers.main.info('Model server stopped.');
-      loggers.close();
+      await loggers.close();
       process.exit(0);
     };
     process.on('SIGTERM', () => void shutdown());
@@ -88,7 +88,7 @@ async function runForeground(options: CliOptions, daemonChild: boolean): Promise
     process.on('uncaughtException', (err) => {
       loggers.main.error(`Uncaught exception: ${err.stack ?? String(err)}`);
       removePid(process.pid);
-      process.exit(1);
+      void loggers.close().finally(() => process.exit(1));
     });
     try {
       handle = await startServer(config, loggers);
