@@ -126,6 +126,3 @@ export function createLoggers(opts: LoggingOptions): Loggers {
     },
   };
 }
-
-/** A logger that drops everything (library use and unit tests). */
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

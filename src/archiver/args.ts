@@ -21,7 +21,6 @@ export interface ArchiverOptions {
   runtime: Runtime;
   exportPath: string;
   /** True when `--export-path` was not given (the current directory is used). */
-  exportPathDefaulted: boolean;
   archiveFormat: ArchiveFormat;
   force: boolean;
   requirementsFile?: string;
@@ -217,7 +216,6 @@ export function parseArchiverArgs(
     extraFiles: o.extraFiles,
     runtime,
     exportPath: o.exportPath ?? cwd,
-    exportPathDefaulted: o.exportPath === undefined,
     archiveFormat,
     force: o.force === true,
     requirementsFile: o.requirementsFile,
