@@ -4,12 +4,18 @@
  * handler. Requests with header `explain: True` (the `/explanations` route) go through
  * `preprocess` then `explain` instead, as a batch of their own. One outcome per request, always:
  * a thrown error fails that handler call's requests, never the worker.
+ *
+ * Tensor-native requests (`InferenceRequest.tensors`) are only understood by the default ONNX
+ * handler's `preprocess` and `postprocess`: a module that brings its own `handle`, `preprocess` or
+ * `postprocess` (every built-in does) gets none of them — they fail alone with a 400. A module that
+ * only overrides `initialize` and/or `inference` takes them (its inference receives the same feeds
+ * and returns the same outputs objects as for JSON requests).
  */
-import { badRequest, internalError } from '../errors.js';
+import { badRequest, internalError, type ServeError } from '../errors.js';
 import type { InferenceRequest, JobOutcome } from '../runtime/types.js';
 import type { HandlerContext, HandlerLogger, HandlerModule, HandlerRequest } from './api.js';
 import { BatchScope, type BatchHooks, type WorkerHandlerContext } from './context.js';
-import { DEFAULT_ONNX_HANDLER } from './default-onnx.js';
+import { DEFAULT_ONNX_HANDLER, batchItemsOf } from './default-onnx.js';
 import { encodeOutcome, thrownError } from './outputs.js';
 import { toHandlerRequest } from './requests.js';
 
@@ -45,11 +51,24 @@ async function explain(module: HandlerModule, batch: HandlerRequest[], ctx: Hand
   return module.explain!(pre, ctx, batch);
 }
 
+/** Whether the module's requests go through the default preprocess and postprocess (see the file comment). */
+export function acceptsTensorRequests(module: HandlerModule): boolean {
+  if (module === DEFAULT_ONNX_HANDLER) return true;
+  return !module.handle && !module.preprocess && !module.postprocess;
+}
+
+/** The 400 of a tensor request to a model whose handler cannot take one. */
+export function tensorRequestRefused(modelName: string, handler: string): ServeError {
+  return badRequest(`Model "${modelName}" uses handler "${handler}", which does not accept tensor (Open Inference Protocol) requests`);
+}
+
 export interface BatchEnvironment {
   module: HandlerModule;
   context: WorkerHandlerContext;
   hooks: BatchHooks;
   log: HandlerLogger;
+  /** The model's handler spec as configured (for messages); undefined for the default handler. */
+  handler?: string;
 }
 
 /** Runs one pool batch through the handler; outcome `i` belongs to request `i`. */
@@ -58,7 +77,15 @@ export async function handleBatch(env: BatchEnvironment, requests: InferenceRequ
   const batch = requests.map(toHandlerRequest);
   const predictions: number[] = [];
   const explanations: number[] = [];
-  requests.forEach((r, i) => (isExplainRequest(r.headers) ? explanations : predictions).push(i));
+  const refuseTensors = !acceptsTensorRequests(env.module);
+  requests.forEach((r, i) => {
+    if (r.tensors !== undefined && refuseTensors) {
+      const error = tensorRequestRefused(env.context.modelName, env.handler?.trim() || 'custom').toPlain();
+      outcomes[i] = { ok: false, error };
+      return;
+    }
+    (isExplainRequest(r.headers) ? explanations : predictions).push(i);
+  });
 
   const call = async (positions: number[], kind: 'predict' | 'explain') => {
     const scope = new BatchScope(positions, env.hooks);
@@ -74,7 +101,11 @@ export async function handleBatch(env: BatchEnvironment, requests: InferenceRequ
         env.log.error(`the handler returned ${outputs.length} results for ${sub.length} requests`);
         failAll({ ok: false, error: internalError('number of batch response mismatched', 503).toPlain() });
       } else {
-        positions.forEach((i, k) => (outcomes[i] = encodeOutcome(outputs[k], scope.responses[k], env.log.error)));
+        positions.forEach((i, k) => {
+          const outcome = encodeOutcome(outputs[k], scope.responses[k], env.log.error);
+          if (outcome.ok) outcome.items = batchItemsOf(sub[k]!) ?? 1;
+          outcomes[i] = outcome;
+        });
       }
     } catch (e) {
       env.log.error(`handler failed on a batch of ${sub.length}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

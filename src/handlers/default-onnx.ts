@@ -15,6 +15,14 @@
  *
  * Error items pass through every step. A batch dimension the handler added for a request sent
  * without one is removed again from its reply (tracked in a WeakSet, invisible to user steps).
+ *
+ * Tensor-native requests (`InferenceRequest.tensors`, the Open Inference Protocol): `preprocess`
+ * builds their feeds straight from the WireTensors (wire-tensors.ts: checked against the signature,
+ * no batch dimension added, the typed arrays wrapped by `ort.Tensor` without a copy), and
+ * `postprocess` answers them with a TensorReply (the outputs as WireTensors, all of them in model
+ * order or the requested `outputNames`) instead of JSON. Which positions of the batch are tensor
+ * requests is remembered per handler call (keyed by its context), so a module overriding only
+ * `inference` still gets tensor replies. JSON and tensor requests of one batch share runs.
  */
 import type { Tensor } from 'onnxruntime-node';
 import { ServeError, badRequest, internalError } from '../errors.js';
@@ -22,15 +30,34 @@ import type { ModelSignature, RequestPart } from '../runtime/types.js';
 import type { HandlerContext, HandlerModule, HandlerRequest } from './api.js';
 import { batchKey, canBatch, concatFeeds, groupByKey, rowCount, splitOutputs } from './batching.js';
 import { labelRows, loadLabels } from './labels.js';
+import { TensorReply } from './outputs.js';
 import { collectInputs, inputsFromValue } from './request-inputs.js';
+import { tensorRequestOf } from './requests.js';
 import { decodeInput, dropLeadingOne, toNested } from './tensor-codec.js';
 import type { TensorData, TensorMap, TensorType } from './types.js';
+import { UnsupportedOutputError, feedsFromWire, selectOutputs, wireFromOutputs } from './wire-tensors.js';
 
 type Feeds = Record<string, Tensor>;
 type Ort = HandlerContext['ort'];
 
 /** Feeds and outputs objects of requests that were sent without their batch dimension. */
 const batchAdded = new WeakSet<object>();
+/**
+ * Per handler call (its context): for each position of the batch, the outputs a tensor request
+ * wants back (undefined for a JSON request). Absent when the call has no tensor request.
+ */
+const tensorReplies = new WeakMap<HandlerContext, Array<string[] | undefined>>();
+/** Batch items (rows along axis 0) of each request the default preprocess read, for statistics. */
+const itemsByRequest = new WeakMap<HandlerRequest, number>();
+
+/**
+ * How many batch items a request carried: its first-dim size when the model is batchable (every
+ * input and output has a dynamic first dim) and the default preprocess read it; undefined otherwise
+ * (the caller counts 1).
+ */
+export function batchItemsOf(request: HandlerRequest): number | undefined {
+  return itemsByRequest.get(request);
+}
 const labelsByDir = new Map<string, Promise<string[] | undefined>>();
 
 function labelsFor(ctx: HandlerContext): Promise<string[] | undefined> {
@@ -199,6 +226,24 @@ async function inferList(items: readonly unknown[], ctx: HandlerContext): Promis
   return out;
 }
 
+/** The reply of a tensor request: its outputs as WireTensors (503 when one has no OIP datatype). */
+function tensorReplyOf(ctx: HandlerContext, item: unknown, names: string[]): TensorReply | ServeError {
+  let outputs: TensorMap;
+  if (isFeeds(ctx, item)) outputs = toData(item);
+  else if (isTensor(ctx, item) && ctx.signature.outputs.length === 1) outputs = { [ctx.signature.outputs[0]!.name]: tensorData(item) };
+  else {
+    ctx.log.error('the inference step returned something other than model outputs for a tensor request');
+    return internalError('Unsupported model output data type.', 503);
+  }
+  try {
+    return new TensorReply(wireFromOutputs(outputs, names));
+  } catch (e) {
+    if (!(e instanceof UnsupportedOutputError)) throw e;
+    ctx.log.error(`could not return model output as tensors: ${e.message}`);
+    return internalError('Unsupported model output data type.', 503);
+  }
+}
+
 /** A whole-batch outputs object (or Tensor) → one reply value per row of axis 0. */
 function splitRows(ctx: HandlerContext, outputs: TensorMap, labels: string[] | undefined): unknown[] {
   const first = Object.values(outputs)[0];
@@ -214,14 +259,29 @@ export const DEFAULT_ONNX_HANDLER: HandlerModule = {
   },
 
   preprocess(batch: HandlerRequest[], ctx: HandlerContext): Array<Feeds | ServeError> {
-    return batch.map((request) => {
+    const batchable = canBatch(ctx.signature);
+    const replies: Array<string[] | undefined> = [];
+    let anyTensors = false;
+    const out = batch.map((request, i) => {
       try {
-        const { feeds, batchAdded: added } = prepareRequest(request.parts, ctx.signature);
+        const wire = tensorRequestOf(request);
+        let feeds: TensorMap;
+        let added = false;
+        if (wire) {
+          anyTensors = true;
+          feeds = feedsFromWire(wire.tensors, ctx.signature);
+          replies[i] = selectOutputs(wire.outputNames, ctx.signature);
+        } else {
+          ({ feeds, batchAdded: added } = prepareRequest(request.parts, ctx.signature));
+        }
+        if (batchable) itemsByRequest.set(request, rowCount(feeds) ?? 1);
         return marked(toOrt(ctx.ort, feeds), added);
       } catch (e) {
         return asServeError(e);
       }
     });
+    if (anyTensors) tensorReplies.set(ctx, replies);
+    return out;
   },
 
   async inference(input: unknown, ctx: HandlerContext): Promise<unknown> {
@@ -233,8 +293,11 @@ export const DEFAULT_ONNX_HANDLER: HandlerModule = {
   async postprocess(output: unknown, ctx: HandlerContext): Promise<unknown[]> {
     const labels = await labelsFor(ctx);
     if (Array.isArray(output)) {
-      return output.map((item: unknown) => {
+      const wanted = tensorReplies.get(ctx);
+      return output.map((item: unknown, i: number) => {
         if (item instanceof Error) return item;
+        const names = wanted?.[i];
+        if (names) return tensorReplyOf(ctx, item, names);
         if (isFeeds(ctx, item)) return replyOrError(ctx, toData(item), batchAdded.has(item), labels);
         if (isTensor(ctx, item)) return toNested(tensorData(item));
         return item;

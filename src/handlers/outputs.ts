@@ -5,7 +5,15 @@
  * become TorchServe's error envelopes.
  */
 import { internalError, type PlainServeError } from '../errors.js';
-import type { InferenceReply, JobOutcome } from '../runtime/types.js';
+import type { InferenceReply, JobOutcome, WireTensor } from '../runtime/types.js';
+
+/**
+ * The default ONNX handler's result for a tensor-native request: the reply carries these tensors
+ * (`InferenceReply.tensors`) and an empty body. Never serialised: the protocol adapter encodes them.
+ */
+export class TensorReply {
+  constructor(readonly tensors: WireTensor[]) {}
+}
 
 /** What `setResponseStatus/ContentType/Header` recorded for one request. */
 export interface ResponseSettings {
@@ -60,8 +68,14 @@ function encodeBody(value: unknown): { body: Uint8Array; contentType: string } {
 
 /** Encodes one successful result with the request's response settings (throws when unserialisable). */
 export function encodeReply(value: unknown, settings: ResponseSettings = newResponseSettings()): InferenceReply {
-  const { body, contentType } = encodeBody(value);
-  const reply: InferenceReply = { status: settings.status ?? 200, contentType: settings.contentType ?? contentType, body };
+  let reply: InferenceReply;
+  if (value instanceof TensorReply) {
+    reply = { status: settings.status ?? 200, body: new Uint8Array(0), tensors: value.tensors };
+    if (settings.contentType) reply.contentType = settings.contentType;
+  } else {
+    const { body, contentType } = encodeBody(value);
+    reply = { status: settings.status ?? 200, contentType: settings.contentType ?? contentType, body };
+  }
   if (settings.phrase) reply.statusText = settings.phrase;
   if (Object.keys(settings.headers).length > 0) reply.headers = { ...settings.headers };
   return reply;

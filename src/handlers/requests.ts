@@ -5,7 +5,7 @@
  * read of `data`), so handlers that read `parts` (the default ONNX handler) never pay for it.
  */
 import type { HandlerRequest } from './api.js';
-import type { InferenceRequest, RequestPart } from '../runtime/types.js';
+import type { InferenceRequest, RequestPart, WireTensor } from '../runtime/types.js';
 
 const decoder = new TextDecoder('utf-8');
 
@@ -33,9 +33,25 @@ export function decodeParts(parts: ReadonlyArray<Pick<RequestPart, 'name' | 'con
   return data;
 }
 
+/** What a tensor-native request carries besides its (empty) parts. */
+export interface TensorRequest {
+  tensors: readonly WireTensor[];
+  outputNames?: readonly string[];
+}
+
+/**
+ * The tensors of a tensor-native request, by its HandlerRequest. Kept off the public HandlerRequest
+ * (custom handlers do not take tensor requests): only the default ONNX handler's preprocess reads it.
+ */
+const tensorRequests = new WeakMap<HandlerRequest, TensorRequest>();
+
+export function tensorRequestOf(request: HandlerRequest): TensorRequest | undefined {
+  return tensorRequests.get(request);
+}
+
 export function toHandlerRequest(request: InferenceRequest): HandlerRequest {
   let data: Record<string, unknown> | undefined;
-  return {
+  const handlerRequest: HandlerRequest = {
     parts: request.parts,
     headers: request.headers,
     get data() {
@@ -43,4 +59,10 @@ export function toHandlerRequest(request: InferenceRequest): HandlerRequest {
       return data;
     },
   };
+  if (request.tensors !== undefined) {
+    const tensors: TensorRequest = { tensors: request.tensors };
+    if (request.outputNames !== undefined) tensors.outputNames = request.outputNames;
+    tensorRequests.set(handlerRequest, tensors);
+  }
+  return handlerRequest;
 }

@@ -7,16 +7,18 @@
 import type { Worker } from 'node:worker_threads';
 import { ServeError, internalError, noWorkerMessage, serviceUnavailable } from '../errors.js';
 import { createNativeFlag, lockNative } from './native-flag.js';
-import type { FromWorker, ToWorker, WorkerLoadConfig } from './protocol.js';
+import type { BatchTiming, FromWorker, ToWorker, WorkerLoadConfig } from './protocol.js';
 import { spawnWorker } from './spawn.js';
-import { transferList } from './transfer.js';
+import { requestForTransfer, transferList } from './transfer.js';
 import type {
   InferenceReply,
   InferenceRequest,
+  InferenceStatistics,
   JobOutcome,
   ModelSignature,
   PoolStats,
   ScaleResult,
+  StatisticDuration,
   SubmitOptions,
   WorkerInfo,
   WorkerPoolOptions,
@@ -48,6 +50,13 @@ type StartResult = { kind: 'loaded' } | { kind: 'failed' } | { kind: 'cancelled'
 interface Job {
   request: InferenceRequest;
   explicitVersion: boolean;
+  /** process.hrtime.bigint() at submit(). */
+  submitted: bigint;
+  /** ns from submit() to the post to a worker. */
+  queueNs?: number;
+  /** The worker batch's timing and this request's batch items, set before a successful resolve. */
+  compute?: BatchTiming;
+  items?: number;
   onIntermediate?(reply: InferenceReply): boolean | void;
   /** The client went away; the worker has been told (or will be, once the job is dispatched). */
   cancelled: boolean;
@@ -93,6 +102,7 @@ export class WorkerPool {
   private batchSeq = 0;
   private sig?: ModelSignature;
   private readonly counters: PoolStats = { batches: 0, jobs: 0, runs: 0, workerDeaths: 0 };
+  private readonly inference = newInferenceStatistics();
   private readonly log: PoolLogger;
 
   constructor(
@@ -120,17 +130,23 @@ export class WorkerPool {
   }
 
   /**
-   * Queues one request. Takes ownership of the parts' buffers (they may be transferred to a
-   * worker). Intermediate replies (streaming) go to `onIntermediate`; aborting `signal` drops the
+   * Queues one request. Takes ownership of the parts' buffers and of the tensors' typed arrays
+   * (those owning their whole ArrayBuffer are transferred to a worker and detached here; views into
+   * a larger buffer are copied once, leaving that buffer intact: see transfer.ts). Intermediate replies (streaming) go to `onIntermediate`; aborting `signal` drops the
    * job from the queue, or tells its worker to cancel it (`context.isCancelled`).
    */
   submit(request: InferenceRequest, opts: SubmitOptions = {}): Promise<InferenceReply> {
+    const submitted = process.hrtime.bigint();
     const explicitVersion = opts.explicitVersion === true;
     if (this.closed || this.live().length === 0 || this.queue.length >= this.options.jobQueueSize) {
+      this.recordFailure(submitted);
       return Promise.reject(this.noWorker(explicitVersion));
     }
     const { signal } = opts;
-    if (signal?.aborted) return Promise.reject(cancelledError());
+    if (signal?.aborted) {
+      this.recordFailure(submitted);
+      return Promise.reject(cancelledError());
+    }
     return new Promise<InferenceReply>((resolve, reject) => {
       let settled = false;
       const onAbort = () => this.cancel(job);
@@ -141,15 +157,18 @@ export class WorkerPool {
       const job: Job = {
         request,
         explicitVersion,
+        submitted,
         cancelled: false,
         resolve: (reply) => {
           if (settled) return;
           done();
+          this.recordSuccess(job);
           resolve(reply);
         },
         reject: (error) => {
           if (settled) return;
           done();
+          this.recordFailure(submitted);
           reject(error);
         },
       };
@@ -196,6 +215,28 @@ export class WorkerPool {
 
   stats(): PoolStats {
     return { ...this.counters };
+  }
+
+  /** Triton-compatible statistics since the pool was created (semantics: InferenceStatistics in types.ts). */
+  inferenceStats(): InferenceStatistics {
+    const s = this.inference;
+    const copy = (d: StatisticDuration): StatisticDuration => ({ count: d.count, ns: d.ns });
+    const i = s.inference_stats;
+    return {
+      last_inference: s.last_inference,
+      inference_count: s.inference_count,
+      execution_count: s.execution_count,
+      inference_stats: {
+        success: copy(i.success),
+        fail: copy(i.fail),
+        queue: copy(i.queue),
+        compute_input: copy(i.compute_input),
+        compute_infer: copy(i.compute_infer),
+        compute_output: copy(i.compute_output),
+        cache_hit: copy(i.cache_hit),
+        cache_miss: copy(i.cache_miss),
+      },
+    };
   }
 
   /** Threads that have not ended yet, including removed workers still finishing (or stuck). */
@@ -377,7 +418,7 @@ export class WorkerPool {
         this.onLoadFailed(slot, msg.error.message);
         return;
       case 'result':
-        this.onResult(slot, msg.id, msg.outcomes, msg.runs, msg.heapUsed);
+        this.onResult(slot, msg.id, msg.outcomes, msg.runs, msg.timing, msg.heapUsed);
         return;
       case 'intermediate':
         this.onIntermediate(slot, msg.id, msg.index, msg.reply);
@@ -396,18 +437,22 @@ export class WorkerPool {
     this.reconcile();
   }
 
-  private onResult(slot: Slot, id: number, outcomes: JobOutcome[], runs: number, heapUsed: number): void {
+  private onResult(slot: Slot, id: number, outcomes: JobOutcome[], runs: number, timing: BatchTiming, heapUsed: number): void {
     const batch = slot.batch;
     if (!batch || batch.id !== id) return;
     clearTimeout(batch.timer);
     slot.batch = undefined;
     slot.memory = heapUsed;
     this.counters.runs += runs;
+    this.inference.execution_count += timing.executions;
     batch.jobs.forEach((job, i) => {
       const o = outcomes[i];
       if (!o) job.reject(internalError('number of batch response mismatched', 503));
-      else if (o.ok) job.resolve(o.reply);
-      else job.reject(ServeError.fromPlain(o.error));
+      else if (o.ok) {
+        job.compute = timing;
+        job.items = o.items ?? 1;
+        job.resolve(o.reply);
+      } else job.reject(ServeError.fromPlain(o.error));
     });
     if (slot.state === 'retiring') void this.kill(slot);
     else slot.state = 'idle';
@@ -510,7 +555,8 @@ export class WorkerPool {
 
   private send(slot: Slot, jobs: Job[]): void {
     const id = ++this.batchSeq;
-    const requests = jobs.map((j) => j.request);
+    const sentAt = process.hrtime.bigint();
+    for (const job of jobs) job.queueNs = elapsedNs(job.submitted, sentAt);
     slot.state = 'busy';
     slot.batch = {
       id,
@@ -520,7 +566,10 @@ export class WorkerPool {
     this.counters.batches++;
     this.counters.jobs += jobs.length;
     try {
-      this.post(slot, { type: 'batch', id, requests }, transferList(requests.flatMap((r) => r.parts.map((p) => p.data))));
+      // Tensor views into larger buffers are copied once here; every owned buffer is transferred (transfer.ts).
+      const posted = jobs.map((j) => requestForTransfer(j.request));
+      const requests = posted.map((p) => p.request);
+      this.post(slot, { type: 'batch', id, requests }, transferList(posted.flatMap((p) => p.views)));
     } catch (e) {
       // postMessage only throws for uncloneable input: fail these jobs, keep the worker.
       clearTimeout(slot.batch.timer);
@@ -528,6 +577,26 @@ export class WorkerPool {
       slot.state = 'idle';
       for (const job of jobs) job.reject(internalError(`Could not hand the request to a worker: ${String(e)}`));
     }
+  }
+
+  // ---- statistics -----------------------------------------------------------------------------
+
+  private recordSuccess(job: Job): void {
+    const s = this.inference;
+    const i = s.inference_stats;
+    s.last_inference = Date.now();
+    s.inference_count += job.items ?? 1;
+    add(i.success, elapsedNs(job.submitted, process.hrtime.bigint()));
+    add(i.queue, job.queueNs ?? 0);
+    const t = job.compute;
+    add(i.compute_input, t?.inputNs ?? 0);
+    add(i.compute_infer, t?.inferNs ?? 0);
+    add(i.compute_output, t?.outputNs ?? 0);
+  }
+
+  private recordFailure(submitted: bigint): void {
+    this.inference.last_inference = Date.now();
+    add(this.inference.inference_stats.fail, elapsedNs(submitted, process.hrtime.bigint()));
   }
 
   private failQueue(): void {
@@ -561,6 +630,32 @@ function firstFailure(starts: Array<Promise<StartResult>>): Promise<boolean> {
       });
     }
   });
+}
+
+const elapsedNs = (from: bigint, to: bigint): number => Number(to - from);
+
+function add(d: StatisticDuration, ns: number): void {
+  d.count++;
+  d.ns += ns;
+}
+
+function newInferenceStatistics(): InferenceStatistics {
+  const zero = (): StatisticDuration => ({ count: 0, ns: 0 });
+  return {
+    last_inference: 0,
+    inference_count: 0,
+    execution_count: 0,
+    inference_stats: {
+      success: zero(),
+      fail: zero(),
+      queue: zero(),
+      compute_input: zero(),
+      compute_infer: zero(),
+      compute_output: zero(),
+      cache_hit: zero(),
+      cache_miss: zero(),
+    },
+  };
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

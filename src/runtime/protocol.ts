@@ -31,9 +31,21 @@ export type ToWorker =
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
+/**
+ * Where one batch's time went in the worker (ns, from process.hrtime.bigint()): batch start → first
+ * session.run call (input), → last run settled (infer), → replies encoded (output); `executions`:
+ * the session.run calls that succeeded.
+ */
+export interface BatchTiming {
+  inputNs: number;
+  inferNs: number;
+  outputNs: number;
+  executions: number;
+}
+
 export type FromWorker =
   | { type: 'loaded'; signature: ModelSignature; heapUsed: number }
   | { type: 'load-failed'; error: PlainServeError }
-  | { type: 'result'; id: number; outcomes: JobOutcome[]; runs: number; heapUsed: number }
+  | { type: 'result'; id: number; outcomes: JobOutcome[]; runs: number; timing: BatchTiming; heapUsed: number }
   | { type: 'intermediate'; id: number; index: number; reply: InferenceReply }
   | { type: 'log'; level: LogLevel; message: string };

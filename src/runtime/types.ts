@@ -89,7 +89,11 @@ export interface SubmitOptions {
   signal?: AbortSignal;
 }
 
-export type JobOutcome = { ok: true; reply: InferenceReply } | { ok: false; error: PlainServeError };
+/**
+ * One request's result from a worker. `items`: the batch items it carried (its first-dim size for a
+ * batchable model read by the default handler, else 1), for `inference_count`.
+ */
+export type JobOutcome = { ok: true; reply: InferenceReply; items?: number } | { ok: false; error: PlainServeError };
 
 /** Static settings of one pool (one model version). */
 export interface WorkerPoolOptions {
@@ -153,4 +157,47 @@ export interface PoolStats {
   runs: number;
   /** Workers lost to a crash or a response timeout. */
   workerDeaths: number;
+}
+
+/** A count and the cumulative nanoseconds it covers (Triton's `StatisticDuration`). */
+export interface StatisticDuration {
+  count: number;
+  ns: number;
+}
+
+/**
+ * Triton-compatible statistics of one pool (one model version) since it was created, shaped like
+ * one entry of Triton's `model_stats` minus `name`, `version` and `batch_stats`.
+ *
+ * - `inference_count`: batch items of successful requests: the first-dim size of a request to a
+ *   batchable model (every input and output has a dynamic first dim) read by the default ONNX
+ *   handler's preprocess (JSON or tensors; a JSON request without its batch dim counts 1), else 1
+ *   per request (fixed-batch models, built-in and custom preprocessing).
+ * - `execution_count`: successful ONNX Runtime `session.run` calls (several requests batched into
+ *   one run count once).
+ * - `last_inference`: ms since the epoch when the last request finished (success or failure); 0 before.
+ * - `success` / `fail`: requests that succeeded / failed (also those refused at submit: queue full,
+ *   no worker, cancelled), ns from `submit()` until the outcome reached the pool.
+ * - `queue`: successful requests, ns from `submit()` until handed to a worker.
+ * - `compute_input` / `compute_infer` / `compute_output`: successful requests; each request gets
+ *   its whole worker batch's time (as Triton attributes a batched execution to every request in
+ *   it), measured in the worker: batch start → first `session.run` call (preprocess, tensor
+ *   building, concatenation), first call → last run settled, then → replies encoded (split,
+ *   postprocess, encoding). A batch with no run counts all of its handler time as compute_infer.
+ * - `cache_hit` / `cache_miss`: always zero (no response cache).
+ */
+export interface InferenceStatistics {
+  last_inference: number;
+  inference_count: number;
+  execution_count: number;
+  inference_stats: {
+    success: StatisticDuration;
+    fail: StatisticDuration;
+    queue: StatisticDuration;
+    compute_input: StatisticDuration;
+    compute_infer: StatisticDuration;
+    compute_output: StatisticDuration;
+    cache_hit: StatisticDuration;
+    cache_miss: StatisticDuration;
+  };
 }

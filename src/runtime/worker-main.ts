@@ -14,9 +14,9 @@ import { handleBatch, initializeHandler } from '../handlers/compose.js';
 import { WorkerHandlerContext } from '../handlers/context.js';
 import { loadHandler } from '../handlers/loader.js';
 import { tracked } from './native-flag.js';
-import type { FromWorker, LogLevel, ToWorker, WorkerLoadConfig } from './protocol.js';
+import type { BatchTiming, FromWorker, LogLevel, ToWorker, WorkerLoadConfig } from './protocol.js';
 import { sessionOptions, signatureOf } from './session.js';
-import { transferList } from './transfer.js';
+import { ownedTensors, replyViews, transferList } from './transfer.js';
 import type { InferenceReply, InferenceRequest, JobOutcome } from './types.js';
 
 const port = parentPort;
@@ -32,8 +32,25 @@ process.on('unhandledRejection', (reason) => {
   log.error(`unhandled rejection in the handler: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
 });
 
-let loaded: { module: HandlerModule; context: WorkerHandlerContext } | undefined;
+let loaded: { module: HandlerModule; context: WorkerHandlerContext; handler?: string } | undefined;
 let runs = 0;
+
+/** The session.run calls of the current batch: first call, last settlement (hrtime ns), successes. */
+interface RunSpan {
+  first?: bigint;
+  last?: bigint;
+  ok: number;
+}
+let span: RunSpan = { ok: 0 };
+const now = () => process.hrtime.bigint();
+
+/** A batch's time split around its runs (see BatchTiming); all handler time is compute_infer without a run. */
+function timingOf(start: bigint, s: RunSpan, end: bigint): BatchTiming {
+  const ns = (a: bigint, b: bigint) => Number(b > a ? b - a : 0n);
+  if (s.first === undefined) return { inputNs: 0, inferNs: ns(start, end), outputNs: 0, executions: s.ok };
+  const last = s.last !== undefined && s.last < end ? s.last : end;
+  return { inputNs: ns(start, s.first), inferNs: ns(s.first, last), outputNs: ns(last, end), executions: s.ok };
+}
 /** The batch being handled, and which of its requests their clients abandoned. */
 let current: { id: number; cancelled: Set<number> } | undefined;
 
@@ -54,7 +71,25 @@ function instrumentOrt(flag: Int32Array): void {
   const run = Session.prototype.run;
   Session.prototype.run = function (this: unknown, ...args: unknown[]) {
     runs++;
-    return tracked(flag, () => run.apply(this, args));
+    // The batch's span at call time: a run a handler left behind must not count in the next batch.
+    const s = span;
+    const started = now();
+    if (s.first === undefined || started < s.first) s.first = started;
+    const settled = () => {
+      const t = now();
+      if (s.last === undefined || t > s.last) s.last = t;
+    };
+    return tracked(flag, () => run.apply(this, args)).then(
+      (result) => {
+        settled();
+        s.ok++;
+        return result;
+      },
+      (e: unknown) => {
+        settled();
+        throw e;
+      },
+    );
   };
   const create = Session.create;
   Session.create = (...args: unknown[]) => tracked(flag, () => create.apply(Session, args));
@@ -83,7 +118,7 @@ async function load(config: WorkerLoadConfig): Promise<void> {
     } catch (e) {
       throw new Error(`handler "${config.handler ?? ''}" failed to initialize: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
-    loaded = { module, context };
+    loaded = { module, context, ...(config.handler === undefined ? {} : { handler: config.handler }) };
     if (config.handler) log.info(`using handler ${description}`);
     post({ type: 'loaded', signature, heapUsed: heapUsed() });
   } catch (e) {
@@ -93,7 +128,9 @@ async function load(config: WorkerLoadConfig): Promise<void> {
 }
 
 async function batch(id: number, requests: InferenceRequest[]): Promise<void> {
+  const start = now();
   runs = 0;
+  span = { ok: 0 };
   const state = { id, cancelled: new Set<number>() };
   current = state;
   let outcomes: JobOutcome[];
@@ -104,6 +141,7 @@ async function batch(id: number, requests: InferenceRequest[]): Promise<void> {
         module: loaded.module,
         context: loaded.context,
         log,
+        ...(loaded.handler === undefined ? {} : { handler: loaded.handler }),
         hooks: {
           sendIntermediate: (index: number, reply: InferenceReply) => {
             post({ type: 'intermediate', id, index, reply }, transferList([reply.body]));
@@ -120,8 +158,15 @@ async function batch(id: number, requests: InferenceRequest[]): Promise<void> {
   } finally {
     if (current === state) current = undefined;
   }
-  const bodies = outcomes.flatMap((o) => (o.ok ? [o.reply.body] : []));
-  post({ type: 'result', id, outcomes, runs, heapUsed: heapUsed() }, transferList(bodies));
+  const timing = timingOf(start, span, now());
+  const views: ArrayBufferView[] = [];
+  for (const o of outcomes) {
+    if (!o.ok) continue;
+    // The default handler's reply tensors own their arrays already; this only guards other paths.
+    if (o.reply.tensors) o.reply.tensors = ownedTensors(o.reply.tensors);
+    views.push(...replyViews(o.reply));
+  }
+  post({ type: 'result', id, outcomes, runs, timing, heapUsed: heapUsed() }, transferList(views));
 }
 
 let busy = false;
