@@ -43,14 +43,38 @@ function archiveBaseName(url: string): string {
   return path.basename(url);
 }
 
-async function download(url: string, target: string): Promise<void> {
+/** A download may take long (large models), but never forever: start-up waits on it. */
+const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+const MAX_REDIRECTS = 5;
+
+/** Thrown when a redirect leads somewhere allowed_urls does not allow. */
+class RedirectRefused extends Error {}
+
+async function download(url: string, target: string, allowed: readonly RegExp[]): Promise<void> {
   if (/^file:/i.test(url)) {
     await fsp.copyFile(fileURLToPath(url), target, fs.constants.COPYFILE_EXCL);
     return;
   }
-  const res = await fetch(url, { redirect: 'follow' });
-  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(target, { flags: 'wx' }));
+  const signal = AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS);
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    // Redirects are followed by hand so every hop is checked against allowed_urls.
+    const res = await fetch(current, { redirect: 'manual', signal });
+    const location = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && location) {
+      await res.body?.cancel();
+      if (hop >= MAX_REDIRECTS) throw new Error('too many redirects');
+      current = new URL(location, current).href;
+      if (!allowed.some((re) => re.test(current))) throw new RedirectRefused(current);
+      continue;
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new Error(`HTTP ${res.status}`);
+    }
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(target, { flags: 'wx' }), { signal });
+    return;
+  }
 }
 
 async function isDirectory(p: string): Promise<boolean> {
@@ -74,9 +98,10 @@ export async function locateModel(url: string, ctx: SourceContext): Promise<Loca
     const target = path.join(store, fileName);
     if (fs.existsSync(target)) throw internalError(`Model file already exists ${fileName}`);
     try {
-      await download(url, target);
-    } catch {
+      await download(url, target, ctx.allowedUrls);
+    } catch (err) {
       await fsp.rm(target, { force: true });
+      if (err instanceof RedirectRefused) throw modelNotFound(`Given URL ${err.message} does not match any allowed URL(s)`);
       throw downloadFailed(`Failed to download archive from: ${url}`);
     }
     downloadedTo = target;

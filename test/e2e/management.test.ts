@@ -292,6 +292,7 @@ describe('allowed_urls', () => {
     const mar = fs.readFileSync(path.join(sb.store, 'mlp.mar'));
     files = createServer((req, res) => {
       if (req.url?.endsWith('/remote.mar')) res.end(mar);
+      else if (req.url === '/ok/redirected.mar') res.writeHead(302, { location: '/elsewhere/remote.mar' }).end();
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
@@ -316,6 +317,13 @@ describe('allowed_urls', () => {
     const url = `${base}/elsewhere/remote.mar`;
     const res = await http(`${server.endpoints.management}/models?url=${encodeURIComponent(url)}`, { method: 'POST' });
     expect(res.json).toEqual({ code: 404, type: 'ModelNotFoundException', message: `Given URL ${url} does not match any allowed URL(s)` });
+  });
+
+  it('checks every redirect hop against allowed_urls', async () => {
+    const url = `${base}/ok/redirected.mar`;
+    const res = await http(`${server.endpoints.management}/models?url=${encodeURIComponent(url)}`, { method: 'POST' });
+    expect(res.json).toEqual({ code: 404, type: 'ModelNotFoundException', message: `Given URL ${base}/elsewhere/remote.mar does not match any allowed URL(s)` });
+    expect(fs.existsSync(path.join(sb.store, 'redirected.mar'))).toBe(false);
   });
 
   it('reports a failed download with 400 and leaves nothing in the model store', async () => {
