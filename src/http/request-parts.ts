@@ -29,16 +29,23 @@ function urlencodedParts(buf: Buffer): RequestPart[] {
   return parts;
 }
 
+/** @fastify/multipart JSON-parses fields sent as application/json: give the handler the text back. */
+function fieldText(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 export async function requestParts(req: FastifyRequest, maxRequestSize: number): Promise<RequestPart[]> {
   if (req.isMultipart()) {
     const parts: RequestPart[] = [];
     let total = 0;
+    const tooLarge = () => Object.assign(new Error('too large'), { statusCode: 413 });
     for await (const part of req.parts()) {
-      const data = part.type === 'file' ? await part.toBuffer() : Buffer.from(String(part.value ?? ''), 'utf8');
+      // busboy cuts an over-long field short and only flags it: refuse rather than feed a truncated input.
+      if (part.type === 'field' && (part.valueTruncated || part.fieldnameTruncated)) throw tooLarge();
+      const data = part.type === 'file' ? await part.toBuffer() : Buffer.from(fieldText(part.value), 'utf8');
       total += data.length;
-      if (total > maxRequestSize) {
-        throw Object.assign(new Error('too large'), { statusCode: 413 });
-      }
+      if (total > maxRequestSize) throw tooLarge();
       parts.push({ name: part.fieldname, contentType: part.type === 'file' ? mimeOf(part.mimetype) : undefined, data });
     }
     if (parts.length === 0) throw badRequest('Multipart request has no fields.');

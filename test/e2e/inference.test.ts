@@ -129,6 +129,12 @@ describe('predictions', () => {
     form.append('flag', '[false]');
     const viaForm = await http(`${api}/predictions/multi`, { method: 'POST', body: form });
     expect(viaForm.json).toEqual({ sum: [0, 0], count: [3], positive: [false, false] });
+    // Fields labelled application/json (curl -F 'a=[..];type=application/json', no filename) arrive as their JSON text.
+    const field = (name: string, value: string) =>
+      `--XYZ\r\nContent-Disposition: form-data; name="${name}"\r\nContent-Type: application/json\r\n\r\n${value}\r\n`;
+    const raw = `${field('a', '[0.25, 0.5]')}${field('b', '[1, 2]')}${field('flag', '[false]')}--XYZ--\r\n`;
+    const viaTyped = await http(`${api}/predictions/multi`, { method: 'POST', body: raw, headers: { 'content-type': 'multipart/form-data; boundary=XYZ' } });
+    expect(viaTyped.json).toEqual(viaForm.json);
   });
 
   it('serves the real silero VAD model with its four inputs', async () => {
