@@ -103,6 +103,10 @@ export async function extractZipInto(file: string, dest: string, limits?: Extrac
       }
       await mkdir(path.dirname(target), { recursive: true });
       const input = await openEntryStream(zip, entry);
+      // yauzl checks an entry's byte count inside its own stream chain and can report a lying
+      // header after pipeline() has already failed on our budget and let go of the stream: keep a
+      // listener so that late error is not an uncaught exception (a crafted archive must not kill the server).
+      input.on('error', () => undefined);
       const out = await open(target, WRITE_FLAGS, 0o644).catch((e: unknown) => {
         input.destroy();
         throw e;
