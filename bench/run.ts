@@ -17,6 +17,7 @@ import { sessionOptions } from '../src/runtime/session.js';
 import { intraOpThreadsFor } from '../src/registry/settings.js';
 import { writeMar } from '../test/fixtures/mar.js';
 import { closedLoop, latencyStats, type LatencyStats, type LoadResult } from './load.js';
+import { OIP_COUNTS, oipBench, type OipScenario } from './oip.js';
 import {
   killAllSync,
   makeSandbox,
@@ -287,7 +288,33 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
+function oipTable(oip: OipScenario[]): string {
+  const rows: string[][] = [['OIP v2, 1 worker, c1', 'encoding', 'request KB', 'response KB', 'p50 ms', 'mean ms', 'server CPU ms/req', 'errors']];
+  const kb = (b: number) => (b / 1024).toFixed(1);
+  for (const s of oip) {
+    for (const [enc, r] of [
+      ['JSON', s.json],
+      ['binary', s.binary],
+    ] as const) {
+      rows.push([s.name, enc, kb(r.requestBytes), kb(r.responseBytes), ms(r.p50Ms), ms(r.meanMs), r.serverCpuMsPerRequest.toFixed(2), String(r.errors)]);
+    }
+    const q = s.ratios;
+    rows.push([s.name, 'JSON ÷ binary', `${q.requestBytes}×`, `${q.responseBytes}×`, `${q.p50}×`, `${q.mean}×`, `${q.serverCpu}×`, '']);
+  }
+  return table(rows);
+}
+
+/** `--oip-only`: just the OIP JSON-vs-binary scenario, results in bench/results/oip.json. */
+async function oipOnly(): Promise<void> {
+  const oip = await oipBench(step);
+  console.log(`\nonnxserve OIP bench — ${new Date().toISOString()} — node ${process.version} — ${cpuModel()} × ${os.availableParallelism()}\n`);
+  console.log(oipTable(oip));
+  const file = path.join(path.dirname(RESULTS), 'oip.json');
+  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpuModel: cpuModel(), cpuCount: os.availableParallelism(), settings: OIP_COUNTS, oip }, null, 2) + '\n');
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--oip-only')) return oipOnly();
   const began = Date.now();
   const loadavgBefore = os.loadavg();
   const mar = await readZip(IRIS_MAR);
@@ -303,6 +330,8 @@ async function main(): Promise<void> {
     step(`onnxserve ${cfg.name}: ${SERVE.requests} requests per concurrency (+${SERVE.warmup} warm-up)`);
     serve.push(await onnxserve(cfg, mar));
   }
+
+  const oip = await oipBench(step);
 
   // ---- ratios --------------------------------------------------------------------------------------
   const ortP50 = ortResult.single.p50Ms;
@@ -380,6 +409,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(table(memRows));
   console.log('(RSS of the whole server process: onnxserve worker threads and their ORT sessions share it.)');
+  console.log('');
+  console.log(oipTable(oip));
   console.log(`\nbench took ${durationS.toFixed(1)} s; results in ${path.relative(process.cwd(), RESULTS)}`);
 
   // ---- JSON ----------------------------------------------------------------------------------------
@@ -401,15 +432,18 @@ async function main(): Promise<void> {
       client: 'closed loop, node:http, keep-alive Agent (maxSockets = concurrency), in the bench process',
       bareServer: 'bench/bare-server.mjs in its own node process',
       body: SAMPLE_BODY,
+      oip: OIP_COUNTS,
     },
     rawOrt: ortResult,
     bareHttp: bare,
     onnxserve: serve,
     ratios,
+    oip,
     notes: [
       'RSS is of the whole server process; onnxserve worker threads (and their ORT sessions) share it.',
       'p50 − ORT p50 is server + HTTP + client overhead per request; subtracting the bare p50 too leaves what onnxserve adds over a minimal node:http server.',
       'At c8 the p50 includes queueing, so the p50 differences are only meaningful at c1.',
+      'OIP: request bodies are encoded once before timing; server CPU ms/req is utime+stime of the server process (its worker threads included) over the measured requests.',
     ],
   };
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });

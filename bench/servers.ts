@@ -158,7 +158,7 @@ export function startBare(): Promise<RunningServer> {
  * `onnxserve --start --foreground --ncs` over a model store, everything on loopback port 0, with a
  * private TMPDIR (its PID file) and LOG_LOCATION. Resolves with the inference API's base URL.
  */
-export function startOnnxserve(sandbox: string, modelStore: string): Promise<RunningServer> {
+export function startOnnxserve(sandbox: string, modelStore: string, extraConfig: Record<string, string | number> = {}): Promise<RunningServer> {
   const tmp = path.join(sandbox, 'tmp');
   const logs = path.join(sandbox, 'logs');
   fs.mkdirSync(tmp, { recursive: true });
@@ -171,6 +171,7 @@ export function startOnnxserve(sandbox: string, modelStore: string): Promise<Run
       'metrics_address=http://127.0.0.1:0',
       `model_store=${modelStore}`,
       'load_models=all',
+      ...Object.entries(extraConfig).map(([k, v]) => `${k}=${v}`),
     ].join('\n') + '\n',
   );
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, LOG_LOCATION: logs };

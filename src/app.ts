@@ -57,6 +57,7 @@ function dumpConfiguration(config: ServerConfig, loggers: Loggers, cwd: string):
     `Enable metrics API: ${config.enableMetricsApi}`,
     `Metrics mode: ${config.metricsMode}`,
     `Model API enabled: ${config.enableModelApi}`,
+    `Service envelope: ${config.serviceEnvelope ?? 'N/A'}`,
   ];
   loggers.main.info(`\n${lines.join('\n')}`);
   if (!config.allowedUrlsConfigured) {

@@ -1,5 +1,6 @@
 /** Public API of the configuration module. */
-export type { BindAddress, ModelsJsonParams, ServerConfig } from './types.js';
+export type { BindAddress, ModelsJsonParams, ServerConfig, ServiceEnvelope } from './types.js';
+export { SERVICE_ENVELOPES } from './types.js';
 export { parseProperties, stringifyProperties, PropertiesSyntaxError } from './properties.js';
 export { parseBindAddress } from './address.js';
 export { resolveConfig } from './resolve.js';

@@ -10,7 +10,7 @@ import { parseBindAddress } from './address.js';
 import { applyEnvOverrides, substitutePlaceholders } from './env.js';
 import { parseProperties, PropertiesSyntaxError } from './properties.js';
 import type { ServerConfig } from './types.js';
-import { allowedUrls, boolProp, intProp, metricsMode, modelsJson, tokenExpirationMin } from './values.js';
+import { allowedUrls, boolProp, intProp, metricsMode, modelsJson, serviceEnvelope, tokenExpirationMin } from './values.js';
 
 /** The start-up flags that shape the configuration (see spec §1.1). */
 export interface CliOptions {
@@ -148,6 +148,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   const ortIntraOpThreads = intProp(props, 'ort_intra_op_threads', 0);
   for (const key of CHECKED_ONLY_INT_KEYS) intProp(props, key, 0);
 
+  const envelope = serviceEnvelope(props.service_envelope);
   const debug = boolProp(props, 'debug', false);
   const cpuCount = Number.isFinite(src.cpuCount) ? Math.max(1, Math.floor(src.cpuCount)) : 1;
   // ConfigManager.getDefaultWorkers: debug wins, then the configured value, then (no GPUs) #CPUs.
@@ -178,6 +179,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     allowedUrls: allowedUrls(props.allowed_urls),
     allowedUrlsConfigured: props.allowed_urls !== undefined,
     ...optional('defaultServiceHandler', props.default_service_handler),
+    ...(envelope === undefined ? {} : { serviceEnvelope: envelope }),
     enableMetricsApi: boolProp(props, 'enable_metrics_api', true),
     metricsMode: metricsMode(props.metrics_mode),
     enableEnvvarsConfig,

@@ -22,6 +22,11 @@ export interface ModelsJsonParams {
   marName?: string;
 }
 
+/** TorchServe's request envelopes (`service_envelope`, manifest `model.envelope`): how `/predictions` bodies are read and written. */
+export type ServiceEnvelope = 'kserve' | 'kservev2' | 'json' | 'body';
+
+export const SERVICE_ENVELOPES: readonly ServiceEnvelope[] = ['kserve', 'kservev2', 'json', 'body'];
+
 /** The resolved, frozen server configuration. Built once by `resolveConfig`, then passed down. */
 export interface ServerConfig {
   /** Path of the properties file that was read, if any (TorchServe's `tsConfigFile`). */
@@ -51,6 +56,8 @@ export interface ServerConfig {
   /** Whether allowed_urls was configured (else TorchServe logs a warning). */
   allowedUrlsConfigured: boolean;
   defaultServiceHandler?: string;
+  /** `service_envelope` (env `TS_SERVICE_ENVELOPE`): applies to every model, over the manifest's `envelope`. */
+  serviceEnvelope?: ServiceEnvelope;
   enableMetricsApi: boolean;
   metricsMode: 'log' | 'prometheus' | 'legacy';
   enableEnvvarsConfig: boolean;

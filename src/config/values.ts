@@ -3,7 +3,7 @@
  * except that a bad value becomes a StartupError naming the key instead of a Java stack trace.
  */
 import { StartupError } from '../errors.js';
-import type { ModelsJsonParams, ServerConfig } from './types.js';
+import { SERVICE_ENVELOPES, type ModelsJsonParams, type ServerConfig, type ServiceEnvelope } from './types.js';
 
 type Props = Readonly<Record<string, string>>;
 
@@ -117,4 +117,15 @@ export function modelsJson(raw: string | undefined): ServerConfig['models'] {
     out[name] = byVersion;
   }
   return out;
+}
+
+/**
+ * `service_envelope`: one of TorchServe's envelope module names (case-sensitive, as Python imports
+ * them); unset or empty ⇒ none. TorchServe fails later, when workers import the module; we stop at start-up.
+ */
+export function serviceEnvelope(raw: string | undefined): ServiceEnvelope | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const v = SERVICE_ENVELOPES.find((e) => e === raw);
+  if (!v) throw new StartupError(`Invalid configuration: service_envelope must be one of ${SERVICE_ENVELOPES.join(', ')}, got "${raw}"`);
+  return v;
 }

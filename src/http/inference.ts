@@ -3,7 +3,10 @@ import { badRequest, methodNotAllowed, resourceNotFound } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import { apiDescription, modelInferenceDescription } from './api-description.js';
+import { envelopePredict } from './envelopes.js';
 import { inferForHttp } from './inference-stream.js';
+import { v1Router } from './kserve-v1.js';
+import { oipRouter } from './oip/routes.js';
 import type { HttpResult } from './reply.js';
 import { handlerHeaders, requestParts } from './request-parts.js';
 import type { RouteContext, Router } from './route-context.js';
@@ -18,6 +21,15 @@ export interface InferenceDeps {
 async function predict(ctx: RouteContext, deps: InferenceDeps, model: string, version: string | undefined, extraHeaders: Record<string, string>): Promise<HttpResult> {
   const v = deps.registry.resolve(model, version);
   if (ctx.method === 'OPTIONS') return { status: 200, json: modelInferenceDescription(model) };
+  if (v.envelope !== undefined && v.envelope !== 'body') {
+    return envelopePredict(ctx, v, {
+      envelope: v.envelope,
+      explain: extraHeaders.explain === 'True',
+      explicitVersion: version !== undefined,
+      limits: { maxElements: deps.maxRequestSize },
+      extraHeaders,
+    });
+  }
   const parts = await requestParts(ctx.req, deps.maxRequestSize);
   const request = { parts, headers: handlerHeaders(ctx.req, extraHeaders) };
   const explicitVersion = version !== undefined;
@@ -29,8 +41,12 @@ async function predict(ctx: RouteContext, deps: InferenceDeps, model: string, ve
 }
 
 export function inferenceRouter(deps: InferenceDeps): Router {
+  const v2 = oipRouter(deps);
+  const v1 = v1Router(deps);
   return async (ctx) => {
     const [first, second, third, ...rest] = ctx.segments;
+    if (first === 'v2') return v2(ctx, ctx.segments.slice(1));
+    if (first === 'v1') return v1(ctx, ctx.segments.slice(1));
     if (first === undefined) {
       if (ctx.method === 'OPTIONS') return { status: 200, json: apiDescription('inference') };
       throw methodNotAllowed();

@@ -11,6 +11,7 @@ import type { BindAddress, ServerConfig } from '../config/types.js';
 import { StartupError, type ServeError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { ListenerKind } from './api-description.js';
+import { oipErrorResult } from './oip/errors.js';
 import { errorResult, send, toServeError, torchServeJson, type CorsSettings, type HttpResult } from './reply.js';
 import { splitPath, type Router } from './route-context.js';
 
@@ -43,6 +44,14 @@ function invalidHttpMessage(): string {
     'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
+}
+
+/**
+ * Which error body a path gets: Open Inference Protocol routes (`/v2/...`, both ports) answer
+ * `{"error": ...}` (oip/errors.ts); every TorchServe route keeps `{"code","type","message"}`.
+ */
+export function errorBody(err: ServeError, segments: readonly string[]): HttpResult {
+  return segments[0] === 'v2' ? oipErrorResult(err) : errorResult(err);
 }
 
 export function createListener(opts: ListenerOptions): FastifyInstance {
@@ -78,13 +87,14 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
   if (opts.gate) {
     const gate = opts.gate;
     app.addHook('onRequest', async (req, r) => {
-      const refused = gate(req.method, splitPath(req.url).segments);
-      if (refused) return reply(r, errorResult(refused));
+      const { segments } = splitPath(req.url);
+      const refused = gate(req.method, segments);
+      if (refused) return reply(r, errorBody(refused, segments));
       return undefined;
     });
   }
 
-  app.setErrorHandler((err, _req, r) => reply(r, errorResult(toServeError(err, config.maxRequestSize))));
+  app.setErrorHandler((err, req, r) => reply(r, errorBody(toServeError(err, config.maxRequestSize), splitPath(req.url).segments)));
   app.setNotFoundHandler((req, r) => dispatch(req, r));
 
   async function dispatch(req: FastifyRequest, r: FastifyReply) {
@@ -93,7 +103,7 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
     try {
       result = await opts.router({ req, method: req.method, segments, query });
     } catch (err) {
-      result = errorResult(toServeError(err, config.maxRequestSize));
+      result = errorBody(toServeError(err, config.maxRequestSize), segments);
     }
     return reply(r, result);
   }

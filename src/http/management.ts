@@ -4,6 +4,7 @@ import { ServeError, badRequest, methodNotAllowed, resourceNotFound } from '../e
 import { defaultRegisterRequest, type ModelRegistry, type RegisterRequest } from '../registry/registry.js';
 import { UNSET_BATCH_SIZE, UNSET_MAX_BATCH_DELAY, UNSET_TIMEOUT } from '../registry/settings.js';
 import { apiDescription, modelManagementDescription } from './api-description.js';
+import { isRepositoryChange, repositoryRouter } from './oip/repository.js';
 import { statusResult, type HttpResult } from './reply.js';
 import type { RouteContext, Router } from './route-context.js';
 
@@ -27,10 +28,12 @@ export function javaBool(value: unknown, fallback: boolean): boolean {
 }
 
 /**
- * Whether the request is a register or unregister call, which `enable_model_api` gates.
+ * Whether the request is a register or unregister call (or the OIP repository's load/unload),
+ * which `enable_model_api` gates.
  * Checked in an onRequest hook, before the body is read (spec §3.1 quirks included).
  */
 export function isModelApiCall(method: string, segments: string[]): boolean {
+  if (isRepositoryChange(method, segments)) return true;
   if (segments[0] !== 'models') return false;
   if (method === 'POST' && segments.length === 1) return true;
   if (method !== 'DELETE') return false;
@@ -127,9 +130,11 @@ function workflows(method: string, segments: string[]): HttpResult {
 }
 
 export function managementRouter(deps: ManagementDeps): Router {
+  const repository = repositoryRouter(deps);
   return async (ctx) => {
     const { method, segments, query } = ctx;
     const [first, name, version, action] = segments;
+    if (first === 'v2') return repository(ctx, segments.slice(1));
     if (first === undefined) {
       if (method === 'OPTIONS') return { status: 200, json: apiDescription('management') };
       throw methodNotAllowed();

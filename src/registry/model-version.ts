@@ -1,5 +1,6 @@
 /** One registered model version: its archive, settings and worker pool, and how describe shows it. */
 import type { ModelArchive } from '../archive/types.js';
+import type { ServiceEnvelope } from '../config/types.js';
 import type { WorkerPool } from '../runtime/pool.js';
 import type { ModelSignature } from '../runtime/types.js';
 import type { ModelSettings } from './settings.js';
@@ -16,6 +17,8 @@ export interface ModelVersionInit {
   pool: WorkerPool;
   loadedAtStartup: boolean;
   downloadedTo?: string;
+  /** How `/predictions` bodies are read and written (config `service_envelope`, else the manifest's `envelope`). */
+  envelope?: ServiceEnvelope;
 }
 
 /** TorchServe's describe date: local time, literal `Z` (spec §0.1). */
@@ -38,6 +41,7 @@ export class ModelVersion {
   readonly pool: WorkerPool;
   readonly loadedAtStartup: boolean;
   readonly downloadedTo?: string;
+  readonly envelope?: ServiceEnvelope;
   settings: ModelSettings;
   /** When ready workers first fell below minWorkers (for /ping's maxRetryTimeoutInSec window). */
   private belowTargetSince: number | undefined;
@@ -54,6 +58,12 @@ export class ModelVersion {
     this.pool = init.pool;
     this.loadedAtStartup = init.loadedAtStartup;
     this.downloadedTo = init.downloadedTo;
+    this.envelope = init.envelope;
+  }
+
+  /** Whether the model runs the default ONNX handler (which takes tensor-native requests). */
+  get defaultHandler(): boolean {
+    return this.handler === undefined;
   }
 
   /**

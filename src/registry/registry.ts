@@ -4,13 +4,15 @@
  * follow TorchServe (spec §3.2-3.6).
  */
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 import { modelNameFromFile, resolveModelFile } from '../archive/index.js';
 import type { ModelArchive } from '../archive/types.js';
-import type { ServerConfig } from '../config/types.js';
+import { SERVICE_ENVELOPES, type ServerConfig, type ServiceEnvelope } from '../config/types.js';
 import {
   ServeError,
   badRequest,
   conflict,
+  invalidModel,
   internalError,
   invalidModelVersion,
   modelNotFound,
@@ -25,6 +27,19 @@ import { ModelVersion } from './model-version.js';
 import { intraOpThreadsFor, resolveModelSettings, UNSET_BATCH_SIZE, UNSET_MAX_BATCH_DELAY, UNSET_TIMEOUT } from './settings.js';
 
 export const RUNTIMES = ['python', 'python3', 'LSP'] as const;
+
+/** What `--models all` and the repository API see in the model store. */
+const STORE_ARCHIVE = /\.(mar|model|tar\.gz)$/i;
+
+/** Names the repository API loads by (the archiver's model-name rule): no path separators, no `..`. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_\-.]*$/;
+
+export interface StoreEntry {
+  /** File or folder name in the model store. */
+  file: string;
+  /** The model name it loads as through the repository API (file name without `.mar`/`.model`/`.tar.gz`). */
+  name: string;
+}
 
 /** Register parameters after HTTP decoding; sentinels as TorchServe's (see settings.ts). */
 export interface RegisterRequest {
@@ -137,6 +152,7 @@ export class ModelRegistry {
     if (existing?.versions.has(versionId)) throw conflict(`Model version ${versionId} is already registered for model ${name}`);
 
     const handler = checkHandler(req.handler ?? manifest.model.handler ?? this.config.defaultServiceHandler, archive.dir);
+    const envelope = this.envelopeFor(manifest.model.envelope);
     const modelFile = resolveModelFile(archive);
     const json = this.config.models[name]?.[versionId];
     const runtimeFromJson = json?.runtimeType && (RUNTIMES as readonly string[]).includes(json.runtimeType) ? json.runtimeType : undefined;
@@ -181,7 +197,21 @@ export class ModelRegistry {
       pool,
       loadedAtStartup: startup !== undefined,
       downloadedTo,
+      ...(envelope === undefined ? {} : { envelope }),
     });
+  }
+
+  /**
+   * `service_envelope` applies to every model; else the manifest's `model.envelope`. (TorchServe
+   * overwrites the manifest's value with the config's even when that is unset; we keep the manifest's
+   * then.) An envelope onnxserve does not know is refused at registration.
+   */
+  private envelopeFor(fromManifest: string | undefined): ServiceEnvelope | undefined {
+    if (this.config.serviceEnvelope !== undefined) return this.config.serviceEnvelope;
+    if (fromManifest === undefined || fromManifest === '') return undefined;
+    const known = SERVICE_ENVELOPES.find((e) => e === fromManifest);
+    if (!known) throw invalidModel(`Envelope "${fromManifest}" in MANIFEST.json is not supported; supported: ${SERVICE_ENVELOPES.join(', ')}`);
+    return known;
   }
 
   /** Synchronous check-and-insert, so two concurrent registrations cannot both win. */
@@ -289,6 +319,62 @@ export class ModelRegistry {
     if (!entry.versions.has(version)) throw modelVersionNotFound(`Model version ${version} does not exist for model ${name}`);
     entry.defaultVersion = version;
     return { status: 200, message: `Default version successfully updated for model "${name}" to "${version}"` };
+  }
+
+  /** Whether a model of that name is registered (any version). */
+  has(name: string): boolean {
+    return this.models.has(name);
+  }
+
+  /** Every registered version, models sorted by name, versions in registration order. */
+  allRegistered(): ModelVersion[] {
+    return [...this.models.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).flatMap((n) => this.allVersions(n));
+  }
+
+  /** Archives and folders in the model store (`--models all` loads these): file name and the model name it loads as. */
+  async storeEntries(): Promise<StoreEntry[]> {
+    const store = this.config.modelStore;
+    if (!store) return [];
+    const entries = await fsp.readdir(store, { withFileTypes: true }).catch(() => []);
+    return entries
+      .filter((e) => !e.name.startsWith('.'))
+      .filter((e) => e.isDirectory() || STORE_ARCHIVE.test(e.name))
+      .map((e) => ({ file: e.name, name: e.isDirectory() ? e.name : e.name.replace(STORE_ARCHIVE, '') }))
+      .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  }
+
+  /**
+   * Repository-API load: registers `<name>.mar`, `<name>.tar.gz` or folder `<name>` from the model
+   * store as `name` with one worker, synchronously. Already registered ⇒ nothing to do (false).
+   */
+  async loadFromStore(name: string): Promise<boolean> {
+    if (!MODEL_NAME.test(name)) throw badRequest(`Invalid model name "${name}": expected letters, digits, "_", "-" or "." (not starting with those)`);
+    if (this.models.has(name)) return false;
+    const store = this.config.modelStore;
+    const candidates = [`${name}.mar`, `${name}.tar.gz`, name];
+    let file: string | undefined;
+    for (const c of candidates) {
+      const st = store ? await fsp.stat(path.join(store, c)).catch(() => undefined) : undefined;
+      if (st && (c === name ? st.isDirectory() : st.isFile())) {
+        file = c;
+        break;
+      }
+    }
+    if (!file) throw modelNotFound(`Model not found in the model store: ${name} (looked for ${candidates.map((c, i) => (i === 2 ? `folder ${c}` : c)).join(', ')})`);
+    try {
+      await this.register({ ...defaultRegisterRequest(file, this.config), modelName: name, initialWorkers: 1, synchronous: true });
+    } catch (err) {
+      // Two loads racing: the other one registered it.
+      if (err instanceof ServeError && err.status === 409 && this.models.has(name)) return false;
+      throw err;
+    }
+    return true;
+  }
+
+  /** Repository-API unload: every version of the model, the default one included. */
+  async unloadAll(name: string): Promise<void> {
+    const versions = this.allVersions(name);
+    await Promise.all(versions.map((v) => this.removeVersion(v)));
   }
 
   /** Load `load_models` at start-up (spec §1.6): failures are logged and skipped. */
