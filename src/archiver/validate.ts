@@ -12,6 +12,7 @@ import { parseModelConfig } from '../archive/index.js';
 import { DEFAULT_HANDLER_NAMES } from '../handlers/index.js';
 import { HandlerContractError, validateHandlerModule } from '../handlers/module-contract.js';
 import { ArchiverError, noSuchFile } from './errors.js';
+import { BUILTIN_HANDLER_NAMES } from '../handlers/builtin/names.js';
 
 /** TorchServe's built-in handler names (torch-model-archiver does not copy these). */
 export const TORCHSERVE_BUILTIN_NAMES: readonly string[] = [
@@ -25,15 +26,10 @@ export const TORCHSERVE_BUILTIN_NAMES: readonly string[] = [
   'trt_llm_handler',
 ];
 
-/** Handler names the server runs: the default ONNX handler's aliases plus BUILTIN_HANDLERS' keys. */
+/** Handler names the server runs: the default ONNX handler's aliases plus the built-in names. */
 export async function knownHandlerNames(): Promise<string[]> {
   const names = DEFAULT_HANDLER_NAMES.filter((n) => n !== '');
-  try {
-    const builtin = (await import('../handlers/builtin/index.js')) as { BUILTIN_HANDLERS?: Record<string, unknown> };
-    for (const n of Object.keys(builtin.BUILTIN_HANDLERS ?? {})) if (!names.includes(n)) names.push(n);
-  } catch (e) {
-    throw new ArchiverError(`the built-in handlers could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  for (const n of BUILTIN_HANDLER_NAMES) if (!names.includes(n)) names.push(n);
   return names;
 }
 

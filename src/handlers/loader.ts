@@ -7,7 +7,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HandlerModule } from './api.js';
-import { BUILTIN_HANDLERS } from './builtin/index.js';
+import { BUILTIN_HANDLER_NAMES } from './builtin/names.js';
 import { DEFAULT_ONNX_HANDLER } from './default-onnx.js';
 import { HandlerContractError, validateHandlerModule } from './module-contract.js';
 import { moduleInside, parseHandlerSpec, supportedHandlersText } from './spec.js';
@@ -53,14 +53,17 @@ async function moduleFile(modelDir: string, file: string, spec: string): Promise
 }
 
 export async function loadHandler(spec: string | undefined, modelDir: string): Promise<LoadedHandler> {
-  const builtinNames = Object.keys(BUILTIN_HANDLERS);
+  const builtinNames = BUILTIN_HANDLER_NAMES;
   const parsed = parseHandlerSpec(spec, builtinNames);
   const given = (spec ?? '').trim();
   switch (parsed.kind) {
     case 'default':
       return { module: DEFAULT_ONNX_HANDLER, description: 'default ONNX handler' };
-    case 'builtin':
+    case 'builtin': {
+      // Loaded on demand: only workers of image models pay for sharp.
+      const { BUILTIN_HANDLERS } = await import('./builtin/index.js');
       return { module: validated(BUILTIN_HANDLERS[parsed.name], given), description: `built-in ${parsed.name}` };
+    }
     case 'module': {
       const file = await moduleFile(modelDir, parsed.file, given);
       let mod: unknown;

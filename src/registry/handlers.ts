@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import type { ModelYamlConfig } from '../archive/types.js';
 import { invalidModel } from '../errors.js';
-import { BUILTIN_HANDLERS } from '../handlers/builtin/index.js';
+import { BUILTIN_HANDLER_NAMES } from '../handlers/builtin/names.js';
 import { moduleInside, parseHandlerSpec, supportedHandlersText } from '../handlers/spec.js';
 
 /**
@@ -16,7 +16,7 @@ import { moduleInside, parseHandlerSpec, supportedHandlersText } from '../handle
  */
 export function checkHandler(handler: string | undefined, modelDir: string): string | undefined {
   const name = (handler ?? '').trim();
-  const builtinNames = Object.keys(BUILTIN_HANDLERS);
+  const builtinNames = BUILTIN_HANDLER_NAMES;
   const supported = () => `Supported: ${supportedHandlersText(builtinNames)}.`;
   const spec = parseHandlerSpec(name, builtinNames);
   switch (spec.kind) {

@@ -10,6 +10,7 @@ import { imageClassifier } from '../../src/handlers/builtin/image-classifier.js'
 import { validateHandlerModule } from '../../src/handlers/module-contract.js';
 import { COLOR_CLASSES, colorClassifier, colorProbabilities } from '../fixtures/vision-models.js';
 import { encode, type FakeContext, fakeContext, handleWith, imageRequest, type Rgb, rgbPixels, solidPng, steps } from './helpers.js';
+import { BUILTIN_HANDLER_NAMES } from '../../src/handlers/builtin/names.js';
 
 const INDEX_TO_NAME = JSON.stringify(Object.fromEntries(COLOR_CLASSES.map((c, i) => [String(i), c])));
 
@@ -46,6 +47,8 @@ function expectReply(reply: unknown, expected: Array<[string, number]>): void {
 describe('image_classifier', () => {
   it('is registered under TorchServe names and honours the module contract', () => {
     expect(Object.keys(BUILTIN_HANDLERS).sort()).toEqual(['image_classifier', 'image_segmenter', 'object_detector']);
+    // The names the server checks without loading the handlers are exactly these.
+    expect([...BUILTIN_HANDLER_NAMES].sort()).toEqual(Object.keys(BUILTIN_HANDLERS).sort());
     for (const mod of Object.values(BUILTIN_HANDLERS)) {
       const checked = validateHandlerModule(mod);
       // Steps only: the runtime composes them (and routes explanations to `explain`).
