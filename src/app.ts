@@ -41,7 +41,7 @@ function dumpConfiguration(config: ServerConfig, loggers: Loggers, cwd: string):
   const lines = [
     `Torchserve version: ${TS_COMPAT_VERSION} (onnxserve)`,
     `Current directory: ${cwd}`,
-    `Temp directory: ${os.tmpdir()}`,
+    `Temp directory: ${config.tempDir ?? os.tmpdir()}`,
     `Number of CPUs: ${config.cpuCount}`,
     `Config file: ${config.tsConfigFile ?? 'N/A'}`,
     `Inference address: ${config.inferenceAddress.raw}`,
@@ -70,7 +70,7 @@ function dumpConfiguration(config: ServerConfig, loggers: Loggers, cwd: string):
 export async function startServer(config: ServerConfig, loggers: Loggers, options: StartOptions = {}): Promise<ServerHandle> {
   const cwd = options.cwd ?? process.cwd();
   dumpConfiguration(config, loggers, cwd);
-  const registry = new ModelRegistry(config, loggers.main, { tempRoot: options.tempRoot ?? os.tmpdir(), cwd });
+  const registry = new ModelRegistry(config, loggers.main, { tempRoot: options.tempRoot ?? config.tempDir ?? os.tmpdir(), cwd });
   const listeners: Listener[] = [];
   const close = async () => {
     await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));

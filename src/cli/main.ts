@@ -53,10 +53,6 @@ async function stop(foreground: boolean): Promise<number> {
 }
 
 function resolve(options: CliOptions) {
-  const temp = process.env.TEMP;
-  if (temp !== undefined && !fs.statSync(temp, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new StartupError(`Invalid temp directory: ${temp}, please check TEMP environment variable.`);
-  }
   return resolveConfig(nodeConfigSources(options));
 }
 

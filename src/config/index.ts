@@ -7,4 +7,4 @@ export { resolveConfig } from './resolve.js';
 export type { CliOptions, ConfigSources } from './resolve.js';
 export { nodeConfigSources } from './node-sources.js';
 export { ENV_OVERRIDES } from './env.js';
-export { DEFAULT_ALLOWED_URLS } from './values.js';
+export { DEFAULT_ALLOWED_URLS, javaBoolean } from './values.js';

@@ -92,6 +92,11 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     const abs = path.resolve(cwd, cli.logConfig);
     if (!src.fileExists(abs)) throw new StartupError(`--log-config file not found: ${abs}`);
   }
+  // TorchServe passes TEMP to the JVM as java.io.tmpdir: where archives are extracted.
+  const temp = env.TEMP;
+  if (temp !== undefined && !src.isDirectory(path.resolve(cwd, temp))) {
+    throw new StartupError(`Invalid temp directory: ${temp}, please check TEMP environment variable.`);
+  }
   const file = loadConfigFile(src);
   const props = file ? file.props : emptyProps();
 
@@ -192,6 +197,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     cpuCount,
     // Read even without enable_envvars_config, as TorchServe does.
     logLocation: env.LOG_LOCATION ?? 'logs',
+    tempDir: temp !== undefined ? path.resolve(cwd, temp) : undefined,
     properties: props,
   };
   return deepFreeze(config);

@@ -72,6 +72,8 @@ export interface ServerConfig {
   cpuCount: number;
   /** LOG_LOCATION env or `logs` (relative to cwd). */
   logLocation: string;
+  /** TEMP env (TorchServe's java.io.tmpdir): where archives are extracted; unset ⇒ the OS temp folder. */
+  tempDir?: string;
   /** All properties as finally resolved (file + CLI + env), for snapshots and diagnostics. */
   properties: Readonly<Record<string, string>>;
 }

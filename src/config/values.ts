@@ -13,9 +13,12 @@ const JAVA_INT_MAX = 2147483647;
  * Java `Boolean.parseBoolean(getProperty(key, def))`: only case-insensitive "true" is true.
  * Deliberately not trimmed: "true " is false in TorchServe too, and we must not flip its meaning.
  */
+/** Java's Boolean.parseBoolean: only a case-insensitive "true" is true. */
+export const javaBoolean = (text: string): boolean => text.toLowerCase() === 'true';
+
 export function boolProp(props: Props, key: string, def: boolean): boolean {
   const v = props[key];
-  return v === undefined ? def : v.toLowerCase() === 'true';
+  return v === undefined ? def : javaBoolean(v);
 }
 
 /**

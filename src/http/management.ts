@@ -7,6 +7,7 @@ import { apiDescription, modelManagementDescription } from './api-description.js
 import { isRepositoryChange, repositoryRouter } from './oip/repository.js';
 import { statusResult, type HttpResult } from './reply.js';
 import type { RouteContext, Router } from './route-context.js';
+import { javaBoolean } from '../config/index.js';
 
 export interface ManagementDeps {
   registry: ModelRegistry;
@@ -24,7 +25,7 @@ export function javaInt(value: unknown, fallback: number): number {
 /** Java Boolean.parseBoolean: only case-insensitive "true" is true. */
 export function javaBool(value: unknown, fallback: boolean): boolean {
   if (value === undefined || value === null) return fallback;
-  return String(value).toLowerCase() === 'true';
+  return javaBoolean(String(value));
 }
 
 /**

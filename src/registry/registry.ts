@@ -214,14 +214,16 @@ export class ModelRegistry {
     return known;
   }
 
-  /** Synchronous check-and-insert, so two concurrent registrations cannot both win. */
+  /**
+   * Inserts a version. createVersion's conflict check runs in the same synchronous stretch, so two
+   * concurrent registrations of one name and version cannot both get here.
+   */
   private add(v: ModelVersion): void {
     const entry = this.models.get(v.name);
     if (!entry) {
       this.models.set(v.name, { versions: new Map([[v.version, v]]), defaultVersion: v.version });
       return;
     }
-    if (entry.versions.has(v.version)) throw conflict(`Model version ${v.version} is already registered for model ${v.name}`);
     entry.versions.set(v.version, v);
   }
 

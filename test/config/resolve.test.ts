@@ -149,6 +149,12 @@ describe('start-up checks (spec §1.4), in order', () => {
     expect(() => resolve({ files: { '/srv/log4j2.xml': '<x/>' }, cli: { modelStore: 'store', logConfig: 'log4j2.xml' } })).not.toThrow();
   });
 
+  it('checks TEMP after --log-config and before the config file, and extracts there', () => {
+    fails({ env: { TEMP: '/nowhere' }, cli: { tsConfig: 'missing.properties' } }, 'Invalid temp directory: /nowhere, please check TEMP environment variable.');
+    expect(resolve({ env: { TEMP: 'tmp' }, dirs: ['/srv/store', '/srv/tmp'] }).tempDir).toBe('/srv/tmp');
+    expect(resolve({}).tempDir).toBeUndefined();
+  });
+
   it('checks the config file before the model store', () => {
     fails({ cli: { tsConfig: 'missing.properties' } }, '--ts-config file not found: missing.properties');
   });
