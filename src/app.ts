@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { ServerConfig } from './config/types.js';
 import type { Loggers } from './logging.js';
 import { TS_COMPAT_VERSION } from './http/api-description.js';
+import { ArrivalTracker } from './http/arrivals.js';
 import { inferenceRouter } from './http/inference.js';
 import { createListener, listen, type Listener } from './http/listener.js';
 import { isModelApiCall, managementRouter } from './http/management.js';
@@ -70,7 +71,9 @@ function dumpConfiguration(config: ServerConfig, loggers: Loggers, cwd: string):
 export async function startServer(config: ServerConfig, loggers: Loggers, options: StartOptions = {}): Promise<ServerHandle> {
   const cwd = options.cwd ?? process.cwd();
   dumpConfiguration(config, loggers, cwd);
-  const registry = new ModelRegistry(config, loggers.main, { tempRoot: options.tempRoot ?? config.tempDir ?? os.tmpdir(), cwd });
+  // The inference API's connections tell the batcher whether a partial batch can still grow.
+  const arrivals = new ArrivalTracker();
+  const registry = new ModelRegistry(config, loggers.main, { tempRoot: options.tempRoot ?? config.tempDir ?? os.tmpdir(), cwd, arrivals });
   const listeners: Listener[] = [];
   const close = async () => {
     await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
@@ -78,7 +81,13 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   };
   try {
     await registry.loadStartupModels(config.loadModels, () => storeEntries(config.modelStore));
-    const inference = createListener({ kind: 'inference', router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize, log: loggers.main }), config, accessLog: loggers.access });
+    const inference = createListener({
+      kind: 'inference',
+      router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize, log: loggers.main }),
+      config,
+      accessLog: loggers.access,
+      arrivals,
+    });
     const management = createListener({
       kind: 'management',
       router: managementRouter({ registry, config }),

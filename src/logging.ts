@@ -1,15 +1,19 @@
 /**
- * Logging through pino, written as TorchServe's log4j2 layout writes it, so the lines people grep
- * for (ACCESS_LOG, "Model server started.") look the same:
+ * Logging written as TorchServe's log4j2 layout writes it, so the lines people grep for
+ * (ACCESS_LOG, "Model server started.") look the same:
  *   console / ts_log.log:  2026-11-24T10:00:00,123 [INFO ] main ACCESS_LOG - <message>
  *   access_log.log:        2026-11-24T10:00:00,123 - <message>
+ *
+ * Lines are rendered straight to text (no JSON record in between) and buffered per sink; a sink
+ * is written at most once every FLUSH_MS (the first line after a quiet period on the next turn),
+ * however many requests finished meanwhile, so the access log costs one string concatenation per
+ * request, not three writes. `close()` (and a process `exit`) flushes what is still buffered. Measured: see docs/architecture.md,
+ * "Performance notes".
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino, type Logger as PinoLogger } from 'pino';
 
-/** The logging surface every room receives; nothing else imports pino. */
+/** The logging surface every room receives. */
 export interface Logger {
   debug(msg: string): void;
   info(msg: string): void;
@@ -26,8 +30,6 @@ export interface Loggers {
   close(): Promise<void>;
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-
 /** log4j2's ISO8601 pattern: local time, comma before milliseconds. */
 export function log4jTimestamp(d = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -37,57 +39,102 @@ export function log4jTimestamp(d = new Date()): string {
   );
 }
 
-interface PinoLine {
-  level: number;
-  msg?: string;
-  name?: string;
+/** The current timestamp, rendered at most once per millisecond (busy servers log many lines per ms). */
+let lastMs = -1;
+let lastStamp = '';
+function now(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastStamp = log4jTimestamp(new Date(ms));
+  }
+  return lastStamp;
 }
 
-/** A pino destination that re-renders each JSON record as a text line. */
-function textStream(render: (rec: PinoLine) => string | undefined, sinks: Array<(line: string) => void>): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const raw of chunk.toString('utf8').split('\n')) {
-        if (!raw) continue;
-        let rec: PinoLine;
-        try {
-          rec = JSON.parse(raw) as PinoLine;
-        } catch {
-          continue;
-        }
-        const line = render(rec);
-        if (line !== undefined) for (const sink of sinks) sink(line);
-      }
-      cb();
+/** Where buffered text goes when a sink flushes. */
+interface Sink {
+  /** `prompt`: written on the next turn, not after the access-log interval. */
+  write(line: string, prompt: boolean): void;
+  flush(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Access lines: at most one write per sink every FLUSH_MS. Each write wakes another thread
+ * (libuv's pool for a file, the reader of a piped stdout), which on a small machine takes the CPU
+ * from the event loop. The first line after a quiet period, and every server-log line (rare, and
+ * people wait for them: "Model server started.", errors), are written on the next turn.
+ */
+const FLUSH_MS = 50;
+const MAX_BUFFERED = 64 * 1024;
+
+/** Every sink with buffered text; flushed together. */
+const pending = new Set<Sink>();
+let flushTimer: NodeJS.Timeout | undefined;
+let flushImmediate: NodeJS.Immediate | undefined;
+let lastFlush = 0;
+
+function flushAll(): void {
+  clearTimeout(flushTimer);
+  clearImmediate(flushImmediate);
+  flushTimer = flushImmediate = undefined;
+  lastFlush = Date.now();
+  for (const sink of pending) sink.flush();
+  pending.clear();
+}
+
+function schedule(sink: Sink, prompt: boolean): void {
+  pending.add(sink);
+  if (flushImmediate !== undefined) return;
+  const wait = prompt ? 0 : lastFlush + FLUSH_MS - Date.now();
+  if (wait > 0) flushTimer ??= setTimeout(flushAll, wait);
+  else flushImmediate = setImmediate(flushAll);
+}
+
+/** Nothing buffered may be lost when the process ends without close() (process.exit elsewhere). */
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', flushAll);
+}
+
+/** A buffering sink over `out`; `out` gets one call per flush with all lines since the last one. */
+function bufferedSink(out: (text: string) => void, end: () => Promise<void> = async () => undefined): Sink {
+  let buffer = '';
+  let open = true;
+  const sink: Sink = {
+    write(line, prompt) {
+      if (!open) return;
+      if (buffer === '' || prompt) schedule(sink, prompt);
+      buffer += line;
+      if (buffer.length > MAX_BUFFERED) sink.flush();
     },
-  });
+    flush() {
+      if (buffer === '') return;
+      const text = buffer;
+      buffer = '';
+      out(text);
+    },
+    close: async () => {
+      if (!open) return;
+      sink.flush();
+      open = false;
+      pending.delete(sink);
+      await end();
+    },
+  };
+  return sink;
 }
 
-/** A buffered, append-only log file: request paths never wait on a synchronous write. */
-function fileSink(file: string): { write: (line: string) => void; close: () => Promise<void> } {
+/** A buffered, append-only log file: request paths never wait on a write. */
+function fileSink(file: string): Sink {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const stream = fs.createWriteStream(file, { flags: 'a' });
-  let open = true;
-  return {
-    write: (line) => {
-      if (open) stream.write(line);
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!open) return resolve();
-        open = false;
-        stream.end(resolve);
-      }),
-  };
-}
-
-function wrap(p: PinoLogger): Logger {
-  return {
-    debug: (m) => p.debug(m),
-    info: (m) => p.info(m),
-    warn: (m) => p.warn(m),
-    error: (m) => p.error(m),
-  };
+  return bufferedSink(
+    (text) => void stream.write(text),
+    () => new Promise<void>((resolve) => stream.end(resolve)),
+  );
 }
 
 export interface LoggingOptions {
@@ -97,32 +144,35 @@ export interface LoggingOptions {
   debug?: boolean;
 }
 
+type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
 export function createLoggers(opts: LoggingOptions): Loggers {
+  hookExit();
   const tsLog = fileSink(path.join(opts.logLocation, 'ts_log.log'));
   const accessLog = fileSink(path.join(opts.logLocation, 'access_log.log'));
-  const consoleSink = (line: string) => {
-    if (opts.console) process.stdout.write(line);
-  };
-  const full = (rec: PinoLine) =>
-    `${log4jTimestamp()} [${(LEVEL_NAMES[rec.level] ?? 'INFO').padEnd(5)}] main ${rec.name ?? 'org.onnxserve.ModelServer'} - ${rec.msg ?? ''}\n`;
+  const consoleSink = opts.console ? bufferedSink((text) => void process.stdout.write(text)) : undefined;
 
-  const mainStream = textStream(full, [consoleSink, tsLog.write]);
-  const accessStream = textStream(
-    (rec) => {
-      accessLog.write(`${log4jTimestamp()} - ${rec.msg ?? ''}\n`);
-      return full(rec);
-    },
-    [consoleSink, tsLog.write],
-  );
-  const level = opts.debug ? 'debug' : 'info';
-  const base = { base: undefined, timestamp: false, level };
-  const main = pino(base, mainStream);
-  const access = pino({ ...base, name: 'ACCESS_LOG' }, accessStream);
+  const logger = (name: string, access: boolean): Logger => {
+    const line = (level: Level, msg: string) => {
+      const stamp = now();
+      const full = `${stamp} [${level.padEnd(5)}] main ${name} - ${msg}\n`;
+      consoleSink?.write(full, !access);
+      tsLog.write(full, !access);
+      if (access) accessLog.write(`${stamp} - ${msg}\n`, false);
+    };
+    return {
+      debug: opts.debug ? (m) => line('DEBUG', m) : () => undefined,
+      info: (m) => line('INFO', m),
+      warn: (m) => line('WARN', m),
+      error: (m) => line('ERROR', m),
+    };
+  };
+
   return {
-    main: wrap(main),
-    access: wrap(access),
+    main: logger('org.onnxserve.ModelServer', false),
+    access: logger('ACCESS_LOG', true),
     close: async () => {
-      await Promise.all([tsLog.close(), accessLog.close()]);
+      await Promise.all([consoleSink?.close(), tsLog.close(), accessLog.close()]);
     },
   };
 }

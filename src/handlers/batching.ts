@@ -9,9 +9,17 @@ import type { NumericArray, TensorData, TensorMap } from './types.js';
 
 /** Concatenation is only sound when every input and output is batch-major with a dynamic batch dim. */
 export function canBatch(signature: ModelSignature): boolean {
-  const all = [...signature.inputs, ...signature.outputs];
-  return all.length > 0 && all.every((m) => m.shape.length > 0 && isDynamicDim(m.shape[0] ?? 0));
+  let known = batchable.get(signature);
+  if (known === undefined) {
+    const all = [...signature.inputs, ...signature.outputs];
+    known = all.length > 0 && all.every((m) => m.shape.length > 0 && isDynamicDim(m.shape[0] ?? 0));
+    batchable.set(signature, known);
+  }
+  return known;
 }
+
+/** canBatch per signature object (a worker's signature never changes; asked several times per batch). */
+const batchable = new WeakMap<ModelSignature, boolean>();
 
 /** The common first dim of all feeds, or undefined when they disagree (such a request runs alone). */
 export function rowCount(feeds: TensorMap): number | undefined {

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { ServeError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { Cancellation } from '../runtime/cancellation.js';
 import type { InferenceReply, SubmitOptions } from '../runtime/types.js';
 import type { HttpResult } from './reply.js';
 
@@ -32,7 +33,7 @@ export interface StreamOptions {
 
 /** Submits through `submit` and resolves with the result to send, streamed when the handler streams. */
 export function inferForHttp(submit: (opts: SubmitOptions) => Promise<InferenceReply>, opts: StreamOptions): Promise<HttpResult> {
-  const abort = new AbortController();
+  const abort = new Cancellation();
   const onClose = () => abort.abort();
   opts.socket?.once('close', onClose);
   let stream: Readable | undefined;
@@ -42,7 +43,7 @@ export function inferForHttp(submit: (opts: SubmitOptions) => Promise<InferenceR
       if (body.byteLength > 0) stream?.push(chunk(body));
     };
     const onIntermediate = (reply: InferenceReply): boolean => {
-      if (abort.signal.aborted || stream?.destroyed === true) return false;
+      if (abort.aborted || stream?.destroyed === true) return false;
       if (!stream) {
         stream = new Readable({ objectMode: true, read() {} });
         const first = replyResult(reply);
@@ -51,7 +52,7 @@ export function inferForHttp(submit: (opts: SubmitOptions) => Promise<InferenceR
       push(reply.body);
       return true;
     };
-    submit({ signal: abort.signal, onIntermediate })
+    submit({ signal: abort, onIntermediate })
       .then(
         (reply) => {
           if (!stream) return resolve(replyResult(reply));

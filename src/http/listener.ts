@@ -11,6 +11,7 @@ import type { BindAddress, ServerConfig } from '../config/types.js';
 import { StartupError, type ServeError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { ListenerKind } from './api-description.js';
+import type { ArrivalTracker } from './arrivals.js';
 import { oipErrorResult } from './oip/errors.js';
 import { errorResult, send, toServeError, torchServeJson, type CorsSettings, type HttpResult } from './reply.js';
 import { splitPath, type Router } from './route-context.js';
@@ -20,6 +21,8 @@ export interface ListenerOptions {
   router: Router;
   config: ServerConfig;
   accessLog: Logger;
+  /** Connection states for the batcher (the inference listener only). */
+  arrivals?: ArrivalTracker;
   /** Refuses a request before its body is read (the `enable_model_api` gate). */
   gate?: (method: string, segments: string[]) => ServeError | undefined;
 }
@@ -33,8 +36,10 @@ export interface Listener {
 }
 
 function remoteOf(req: FastifyRequest): string {
-  const addr = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
-  return req.socket.remotePort === undefined ? '127.0.0.1' : `/${addr}:${req.socket.remotePort}`;
+  const { remoteAddress, remotePort } = req.socket;
+  if (remotePort === undefined) return '127.0.0.1';
+  const addr = remoteAddress === undefined ? '127.0.0.1' : remoteAddress.startsWith('::ffff:') ? remoteAddress.slice(7) : remoteAddress;
+  return `/${addr}:${remotePort}`;
 }
 
 /** Node's parser rejected the request: TorchServe answers 400 "Invalid HTTP message.". */
@@ -80,8 +85,13 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
 
   const reply = (r: FastifyReply, result: HttpResult) => send(r, result, cors);
 
-  app.addHook('onResponse', async (req, r) => {
+  // A callback hook: an async one costs a promise and a microtask turn per request.
+  const arrivals = opts.arrivals;
+  arrivals?.attach(app.server);
+  app.addHook('onResponse', (req, r, done) => {
+    arrivals?.answered(req.raw.socket);
     opts.accessLog.info(`${remoteOf(req)} "${req.method} ${req.url} HTTP/${req.raw.httpVersion}" ${r.statusCode} ${Math.round(r.elapsedTime)}`);
+    done();
   });
 
   if (opts.gate) {
@@ -98,6 +108,7 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
   app.setNotFoundHandler((req, r) => dispatch(req, r));
 
   async function dispatch(req: FastifyRequest, r: FastifyReply) {
+    arrivals?.handled(req.raw.socket);
     const { segments, query } = splitPath(req.url);
     let result: HttpResult;
     try {

@@ -60,8 +60,11 @@ export async function requestParts(req: FastifyRequest, maxRequestSize: number):
 /** Request headers for the handler, single-valued. */
 export function handlerHeaders(req: FastifyRequest, extra: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
+  const headers = req.headers;
+  for (const k of Object.keys(headers)) {
+    const v = headers[k];
     if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
-  return { ...out, ...extra };
+  for (const k of Object.keys(extra)) out[k] = extra[k]!;
+  return out;
 }

@@ -7,7 +7,8 @@
 import type { FastifyRequest } from 'fastify';
 import { badRequest, internalError, noWorkerMessage, serviceUnavailable } from '../errors.js';
 import type { ModelVersion } from '../registry/model-version.js';
-import type { InferenceReply, InferenceRequest, ModelSignature, RequestPart, WireTensor } from '../runtime/types.js';
+import { Cancellation } from '../runtime/cancellation.js';
+import type { CancelSignal, InferenceReply, InferenceRequest, ModelSignature, RequestPart, WireTensor } from '../runtime/types.js';
 import { handlerHeaders } from './request-parts.js';
 import type { RouteContext } from './route-context.js';
 
@@ -25,13 +26,13 @@ export function signatureOf(v: ModelVersion): ModelSignature {
 }
 
 /** Runs `work` with a signal that aborts when the client's connection closes (one listener per HTTP request). */
-async function whileConnected<T>(ctx: RouteContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const abort = new AbortController();
+async function whileConnected<T>(ctx: RouteContext, work: (signal: CancelSignal) => Promise<T>): Promise<T> {
+  const abort = new Cancellation();
   const socket = ctx.req.raw.socket;
   const onClose = () => abort.abort();
   socket?.once('close', onClose);
   try {
-    return await work(abort.signal);
+    return await work(abort);
   } finally {
     socket?.removeListener('close', onClose);
   }

@@ -21,6 +21,8 @@ import {
 } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { WorkerPool } from '../runtime/pool.js';
+import { parseOrtSection } from '../runtime/session.js';
+import type { ArrivalHint, OrtSessionSettings } from '../runtime/types.js';
 import { checkHandler, handlerYamlConfig } from './handlers.js';
 import { locateModel } from './model-source.js';
 import { ModelVersion } from './model-version.js';
@@ -68,6 +70,8 @@ interface ModelEntry {
 export interface RegistryOptions {
   tempRoot: string;
   cwd: string;
+  /** Handed to every pool: whether more requests may be on their way (the batching rule). */
+  arrivals?: ArrivalHint;
 }
 
 export function defaultRegisterRequest(url: string, config: ServerConfig): RegisterRequest {
@@ -167,6 +171,7 @@ export class ModelRegistry {
         jobQueueSize: this.config.jobQueueSize,
       },
     });
+    const ort = ortSettingsOf(archive);
     const pool = new WorkerPool(
       {
         modelName: name,
@@ -181,7 +186,9 @@ export class ModelRegistry {
         responseTimeoutSec: settings.responseTimeout,
         startupTimeoutSec: settings.startupTimeout,
         jobQueueSize: settings.jobQueueSize,
-        intraOpThreads: intraOpThreadsFor(this.config.ortIntraOpThreads, this.config.cpuCount, settings.maxWorkers),
+        intraOpThreads: ort.intraOpThreads ?? intraOpThreadsFor(this.config.ortIntraOpThreads, this.config.cpuCount, settings.maxWorkers),
+        ort,
+        ...(this.options.arrivals === undefined ? {} : { arrivals: this.options.arrivals }),
       },
       this.logger,
     );
@@ -412,5 +419,14 @@ export class ModelRegistry {
         await v.archive.cleanup().catch(() => undefined);
       }),
     );
+  }
+}
+
+/** model-config.yaml's `onnxruntime:` session settings; a bad one refuses the model (400, naming the key). */
+function ortSettingsOf(archive: ModelArchive): OrtSessionSettings {
+  try {
+    return parseOrtSection(archive.config?.extra['onnxruntime']);
+  } catch (e) {
+    throw invalidModel(e instanceof Error ? e.message : String(e));
   }
 }

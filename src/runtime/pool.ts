@@ -11,6 +11,7 @@ import type { BatchTiming, FromWorker, ToWorker, WorkerLoadConfig } from './prot
 import { spawnWorker } from './spawn.js';
 import { requestForTransfer, transferList } from './transfer.js';
 import type {
+  CancelSignal,
   InferenceReply,
   InferenceRequest,
   InferenceStatistics,
@@ -47,11 +48,11 @@ const FORCE_END_POLL_MS = 50;
 type SlotState = 'starting' | 'idle' | 'busy' | 'retiring' | 'dead';
 type StartResult = { kind: 'loaded' } | { kind: 'failed' } | { kind: 'cancelled' };
 
-interface Job {
-  request: InferenceRequest;
-  explicitVersion: boolean;
-  /** process.hrtime.bigint() at submit(). */
-  submitted: bigint;
+/**
+ * One submitted request until it settles. A class (not per-job closures): submit() is on every
+ * request's path. Settles once; the pool's statistics are recorded on settlement.
+ */
+class Job {
   /** ns from submit() to the post to a worker. */
   queueNs?: number;
   /** The worker batch's timing and this request's batch items, set before a successful resolve. */
@@ -59,9 +60,46 @@ interface Job {
   items?: number;
   onIntermediate?(reply: InferenceReply): boolean | void;
   /** The client went away; the worker has been told (or will be, once the job is dispatched). */
-  cancelled: boolean;
-  resolve(reply: InferenceReply): void;
-  reject(error: ServeError): void;
+  cancelled = false;
+  private settled = false;
+  private signal?: CancelSignal;
+  private onAbort?: () => void;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    readonly request: InferenceRequest,
+    readonly explicitVersion: boolean,
+    /** process.hrtime.bigint() at submit(). */
+    readonly submitted: bigint,
+    private readonly settleOk: (reply: InferenceReply) => void,
+    private readonly settleError: (error: ServeError) => void,
+  ) {}
+
+  listen(signal: CancelSignal): void {
+    this.signal = signal;
+    this.onAbort = () => this.pool.cancelJob(this);
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  resolve(reply: InferenceReply): void {
+    if (!this.done()) return;
+    this.pool.recordSuccess(this);
+    this.settleOk(reply);
+  }
+
+  reject(error: ServeError): void {
+    if (!this.done()) return;
+    this.pool.recordFailure(this.submitted);
+    this.settleError(error);
+  }
+
+  /** False when already settled; else marks it settled and drops the abort listener. */
+  private done(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    return true;
+  }
 }
 
 interface Batch {
@@ -98,7 +136,12 @@ export class WorkerPool {
   private everLoaded = false;
   private loadFailures = 0;
   private restartTimer?: NodeJS.Timeout;
+  /** The deadline of a held partial batch (its oldest job's submit + maxBatchDelayMs). */
   private batchTimer?: NodeJS.Timeout;
+  /** The end-of-turn dispatch of jobs submitted this turn (batchSize > 1). */
+  private soon?: NodeJS.Immediate;
+  /** The arrival hint's quiet listener, while a partial batch is held. */
+  private unquiet?: () => void;
   private batchSeq = 0;
   private sig?: ModelSignature;
   private readonly counters: PoolStats = { batches: 0, jobs: 0, runs: 0, workerDeaths: 0 };
@@ -132,13 +175,15 @@ export class WorkerPool {
   /**
    * Queues one request. Takes ownership of the parts' buffers and of the tensors' typed arrays
    * (those owning their whole ArrayBuffer are transferred to a worker and detached here; views into
-   * a larger buffer are copied once, leaving that buffer intact: see transfer.ts). Intermediate replies (streaming) go to `onIntermediate`; aborting `signal` drops the
-   * job from the queue, or tells its worker to cancel it (`context.isCancelled`).
+   * a larger buffer are copied once, leaving that buffer intact: see transfer.ts). Intermediate
+   * replies (streaming) go to `onIntermediate`; aborting `signal` (an AbortSignal or a
+   * Cancellation) drops the job from the queue, or tells its worker to cancel it
+   * (`context.isCancelled`).
    */
   submit(request: InferenceRequest, opts: SubmitOptions = {}): Promise<InferenceReply> {
     const submitted = process.hrtime.bigint();
     const explicitVersion = opts.explicitVersion === true;
-    if (this.closed || this.live().length === 0 || this.queue.length >= this.options.jobQueueSize) {
+    if (this.closed || !this.hasLiveWorker() || this.queue.length >= this.options.jobQueueSize) {
       this.recordFailure(submitted);
       return Promise.reject(this.noWorker(explicitVersion));
     }
@@ -148,34 +193,14 @@ export class WorkerPool {
       return Promise.reject(cancelledError());
     }
     return new Promise<InferenceReply>((resolve, reject) => {
-      let settled = false;
-      const onAbort = () => this.cancel(job);
-      const done = () => {
-        settled = true;
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const job: Job = {
-        request,
-        explicitVersion,
-        submitted,
-        cancelled: false,
-        resolve: (reply) => {
-          if (settled) return;
-          done();
-          this.recordSuccess(job);
-          resolve(reply);
-        },
-        reject: (error) => {
-          if (settled) return;
-          done();
-          this.recordFailure(submitted);
-          reject(error);
-        },
-      };
+      const job = new Job(this, request, explicitVersion, submitted, resolve, reject);
       if (opts.onIntermediate) job.onIntermediate = opts.onIntermediate;
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) job.listen(signal);
       this.queue.push(job);
-      this.dispatch();
+      // A full batch (or no batching) goes now; else at the end of this turn, with every job
+      // submitted in it (see dispatch(), "Batching rule").
+      if (this.queue.length >= this.options.batchSize || !this.batching()) this.dispatch();
+      else this.dispatchSoon();
     });
   }
 
@@ -250,7 +275,6 @@ export class WorkerPool {
     this.closed = true;
     this.target = 0;
     clearTimeout(this.restartTimer);
-    clearTimeout(this.batchTimer);
     this.failQueue();
     const exits: Array<Promise<void>> = [];
     const slots = [...this.slots.values()];
@@ -266,6 +290,12 @@ export class WorkerPool {
   }
 
   // ---- workers ------------------------------------------------------------------------------
+
+  /** Whether any worker counts toward the target (live() without building the list: per request). */
+  private hasLiveWorker(): boolean {
+    for (const s of this.slots.values()) if (s.state === 'starting' || s.state === 'idle' || s.state === 'busy') return true;
+    return false;
+  }
 
   /** Workers that count toward the target: loading or loaded, not retiring. */
   private live(): Slot[] {
@@ -332,6 +362,7 @@ export class WorkerPool {
       modelFile: o.modelFile,
       modelDir: o.modelDir,
       intraOpThreads: o.intraOpThreads,
+      ...(o.ort === undefined ? {} : { ort: o.ort }),
       manifest: o.manifest ?? { runtime: 'python', model: {} },
       modelYamlConfig: o.modelYamlConfig ?? {},
       nativeFlag: slot.native.buffer as SharedArrayBuffer,
@@ -474,11 +505,11 @@ export class WorkerPool {
       this.log.error(`${this.tag(slot)}: intermediate reply consumer failed: ${String(e)}`);
       more = false;
     }
-    if (more === false) this.cancel(job);
+    if (more === false) this.cancelJob(job);
   }
 
-  /** The client of `job` went away: drop it while queued, else tell its worker (`context.isCancelled`). */
-  private cancel(job: Job): void {
+  /** @internal (Job) The client of `job` went away: drop it while queued, else tell its worker (`context.isCancelled`). */
+  cancelJob(job: Job): void {
     if (job.cancelled) return;
     job.cancelled = true;
     const queued = this.queue.indexOf(job);
@@ -529,28 +560,60 @@ export class WorkerPool {
   // ---- queue and batching -------------------------------------------------------------------
 
   /**
-   * Hands each idle worker up to batchSize jobs. With fewer queued it waits up to maxBatchDelayMs
-   * for more (TorchServe's BatchAggregator); `flush` is that wait running out.
+   * Hands each idle worker up to batchSize queued jobs. Batching rule (batchSize > 1 and
+   * maxBatchDelayMs > 0): a full batch goes at once; jobs submitted in one event-loop turn are
+   * dispatched together at its end; a partial batch is held only while another request is on
+   * its way — `options.arrivals`: a connection of the inference API is receiving a request, or was
+   * opened less than maxBatchDelayMs ago and has sent none yet — and never longer than
+   * maxBatchDelayMs after its oldest job was submitted. So a lone request never waits for a batch
+   * that cannot fill, while concurrent clients still share runs (docs/architecture.md, "Batching
+   * rule"). `flush`: the deadline passed.
    */
   private dispatch(flush = false): void {
-    const { batchSize, maxBatchDelayMs } = this.options;
-    const size = Math.max(1, batchSize);
+    const size = Math.max(1, this.options.batchSize);
     for (const slot of this.slots.values()) {
       if (this.queue.length === 0) break;
       if (slot.state !== 'idle') continue;
-      if (this.queue.length < size && !flush && maxBatchDelayMs > 0 && size > 1) {
-        this.batchTimer ??= setTimeout(() => {
-          this.batchTimer = undefined;
-          this.dispatch(true);
-        }, maxBatchDelayMs);
-        return;
-      }
+      if (this.queue.length < size && !flush && this.holdPartial()) return;
       this.send(slot, this.queue.splice(0, size));
     }
-    if (this.queue.length === 0 || flush) {
-      clearTimeout(this.batchTimer);
-      this.batchTimer = undefined;
+    if (this.queue.length === 0 || flush) this.stopHolding();
+  }
+
+  private batching(): boolean {
+    return this.options.batchSize > 1 && this.options.maxBatchDelayMs > 0;
+  }
+
+  private dispatchSoon(): void {
+    this.soon ??= setImmediate(() => {
+      this.soon = undefined;
+      this.dispatch();
+    });
+  }
+
+  /** Whether to keep the queued partial batch waiting (arming its deadline and quiet wake-up if so). */
+  private holdPartial(): boolean {
+    const arrivals = this.options.arrivals;
+    const oldest = this.queue[0];
+    if (!this.batching() || !arrivals || !oldest) return false;
+    const delay = this.options.maxBatchDelayMs;
+    const left = delay - Number(process.hrtime.bigint() - oldest.submitted) / 1e6;
+    if (left <= 0 || !arrivals.couldArrive(delay)) return false;
+    if (!this.batchTimer) {
+      this.batchTimer = setTimeout(() => {
+        this.batchTimer = undefined;
+        this.dispatch(true);
+      }, Math.ceil(left));
     }
+    this.unquiet ??= arrivals.onQuiet(() => this.dispatchSoon());
+    return true;
+  }
+
+  private stopHolding(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    this.unquiet?.();
+    this.unquiet = undefined;
   }
 
   private send(slot: Slot, jobs: Job[]): void {
@@ -581,7 +644,8 @@ export class WorkerPool {
 
   // ---- statistics -----------------------------------------------------------------------------
 
-  private recordSuccess(job: Job): void {
+  /** @internal (Job) */
+  recordSuccess(job: Job): void {
     const s = this.inference;
     const i = s.inference_stats;
     s.last_inference = Date.now();
@@ -594,7 +658,8 @@ export class WorkerPool {
     add(i.compute_output, t?.outputNs ?? 0);
   }
 
-  private recordFailure(submitted: bigint): void {
+  /** @internal (Job) */
+  recordFailure(submitted: bigint): void {
     this.inference.last_inference = Date.now();
     add(this.inference.inference_stats.fail, elapsedNs(submitted, process.hrtime.bigint()));
   }
@@ -602,8 +667,9 @@ export class WorkerPool {
   private failQueue(): void {
     const jobs = this.queue;
     this.queue = [];
-    clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
+    this.stopHolding();
+    clearImmediate(this.soon);
+    this.soon = undefined;
     for (const job of jobs) job.reject(this.noWorker(job.explicitVersion));
   }
 

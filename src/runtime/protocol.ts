@@ -1,7 +1,7 @@
 /** Messages between a WorkerPool and its worker threads (structured-clone safe). */
 import type { Manifest } from '../archive/types.js';
 import type { PlainServeError } from '../errors.js';
-import type { InferenceReply, InferenceRequest, JobOutcome, ModelSignature } from './types.js';
+import type { InferenceReply, InferenceRequest, JobOutcome, ModelSignature, OrtSessionSettings } from './types.js';
 
 export interface WorkerLoadConfig {
   modelName: string;
@@ -12,6 +12,8 @@ export interface WorkerLoadConfig {
   manifest: Manifest;
   modelYamlConfig: Record<string, unknown>;
   intraOpThreads: number;
+  /** model-config.yaml `onnxruntime:` (session.ts). */
+  ort?: OrtSessionSettings;
   /** The native-call flag (native-flag.ts), shared with the pool. */
   nativeFlag: SharedArrayBuffer;
 }

@@ -85,8 +85,18 @@ export interface SubmitOptions {
    * consumer is gone: the job is cancelled as if `signal` had fired.
    */
   onIntermediate?(reply: InferenceReply): boolean | void;
-  /** Aborting (the client went away) drops a queued job, or tells the worker to cancel it. */
-  signal?: AbortSignal;
+  /**
+   * Aborting (the client went away) drops a queued job, or tells the worker to cancel it. An
+   * AbortSignal, or the cheaper `Cancellation` (runtime/cancellation.ts) on hot paths.
+   */
+  signal?: CancelSignal;
+}
+
+/** What `submit` needs of a cancellation source; AbortSignal and `Cancellation` both fit. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 /**
@@ -116,6 +126,27 @@ export interface WorkerPoolOptions {
   jobQueueSize: number;
   /** ONNX Runtime intra-op threads per worker session. */
   intraOpThreads: number;
+  /** model-config.yaml `onnxruntime:` session settings (runtime/session.ts). */
+  ort?: OrtSessionSettings;
+  /**
+   * Whether more requests may be on their way (the inference API's connections). Without it a
+   * partial batch is never held past the event-loop turn its first job arrived in.
+   */
+  arrivals?: ArrivalHint;
+}
+
+/**
+ * What the batcher asks the HTTP side before holding a partial batch (pool.ts, "Batching rule"):
+ * could another request arrive to join it?
+ */
+export interface ArrivalHint {
+  /**
+   * True while a request is on its way: a connection is receiving one (headers in, body not yet
+   * handled), or was opened less than `windowMs` ago and has sent none yet.
+   */
+  couldArrive(windowMs: number): boolean;
+  /** Calls `listener` whenever couldArrive may have turned false; returns the unsubscribe function. */
+  onQuiet(listener: () => void): () => void;
 }
 
 export interface WorkerInfo {
@@ -201,3 +232,21 @@ export interface InferenceStatistics {
     cache_miss: StatisticDuration;
   };
 }
+
+/**
+ * The `onnxruntime:` section of model-config.yaml, validated (session.ts#parseOrtSection). Every key is
+ * optional; unset keys keep onnxserve's defaults (session.ts#sessionOptions). Measured effects: see
+ * docs/architecture.md, "Performance notes".
+ */
+export interface OrtSessionSettings {
+  /** Threads of the session's intra-op pool (overrides `ort_intra_op_threads` / the automatic share). */
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  executionMode?: 'sequential' | 'parallel';
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  enableCpuMemArena?: boolean;
+  enableMemPattern?: boolean;
+  /** Whether idle intra-op threads spin waiting for work (ORT's default: true; onnxserve's: false). */
+  allowSpinning?: boolean;
+}
+

@@ -25,7 +25,16 @@ if (!port) throw new Error('worker-main must run in a worker thread');
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 const send = (level: LogLevel) => (message: string) => post({ type: 'log', level, message });
 const log: HandlerLogger = { info: send('info'), warn: send('warn'), error: send('error') };
-const heapUsed = () => getHeapStatistics().used_heap_size;
+/**
+ * The thread's heap use (reported as the worker's memoryUsage), read at most once a second:
+ * getHeapStatistics walks every heap space, which showed in the profile when read per batch.
+ */
+let heapRead = { at: 0, bytes: 0 };
+const heapUsed = () => {
+  const t = Date.now();
+  if (t - heapRead.at >= 1000) heapRead = { at: t, bytes: getHeapStatistics().used_heap_size };
+  return heapRead.bytes;
+};
 
 // A promise a handler forgot to await (e.g. an un-awaited sendIntermediate) must not end the worker.
 process.on('unhandledRejection', (reason) => {
@@ -98,7 +107,7 @@ function instrumentOrt(flag: Int32Array): void {
 async function load(config: WorkerLoadConfig): Promise<void> {
   try {
     instrumentOrt(new Int32Array(config.nativeFlag));
-    const session = await ort.InferenceSession.create(config.modelFile, sessionOptions(config.intraOpThreads));
+    const session = await ort.InferenceSession.create(config.modelFile, sessionOptions(config.intraOpThreads, config.ort));
     const signature = signatureOf(session);
     const { module, description } = await loadHandler(config.handler, config.modelDir);
     const context = new WorkerHandlerContext({

@@ -85,6 +85,15 @@ describe('management API with the model API enabled', () => {
     writeFolder(path.join(sb.store, 'mlp_dir'), { modelName: 'mlp_dir', files: { 'model.onnx': bytes } });
     await writeMar(path.join(sb.store, 'mlp_v2.mar'), { modelName: 'mlp', modelVersion: '2.0', serializedFile: 'mlp.onnx', files: { 'mlp.onnx': bytes } });
     await writeMar(path.join(sb.store, 'py.mar'), { modelName: 'py', handler: 'handler.py', serializedFile: 'mlp.onnx', files: { 'mlp.onnx': bytes, 'handler.py': 'x = 1\n' } });
+    const withOrt = (name: string, section: string) =>
+      writeMar(path.join(sb.store, `${name}.mar`), {
+        modelName: name,
+        serializedFile: 'mlp.onnx',
+        configFile: 'model-config.yaml',
+        files: { 'mlp.onnx': bytes, 'model-config.yaml': `onnxruntime:\n${section}` },
+      });
+    await withOrt('ort_ok', '  intraOpThreads: 1\n  graphOptimizationLevel: basic\n  enableCpuMemArena: false\n  allowSpinning: true\n');
+    await withOrt('ort_bad', '  graphOptimizationLevel: fastest\n');
     // A hostile archive: an entry that climbs out of the extraction folder.
     const zip = new yazl.ZipFile();
     zip.addBuffer(Buffer.from('{"model": {"modelName": "evil"}, "runtime": "python"}'), 'MAR-INF/MANIFEST.json');
@@ -222,6 +231,22 @@ describe('management API with the model API enabled', () => {
     expect(res.json).toMatchObject({ code: 400, type: 'InvalidModelException' });
     expect((res.json as { message: string }).message).toContain('Handler "handler.py" is a Python handler');
     expect((await http(`${mgmt}/models/py`)).status).toBe(404);
+  });
+
+  it('applies model-config.yaml onnxruntime settings, and refuses a bad one naming the key', async () => {
+    const ok = await http(`${mgmt}/models?url=ort_ok.mar&initial_workers=1&synchronous=true`, { method: 'POST' });
+    expect(ok.status).toBe(200);
+    const pred = await http(`${inference}/predictions/ort_ok`, { method: 'POST', body: '[1, 2, 3, 4]' });
+    expect(pred.status).toBe(200);
+    expect(pred.json).toHaveLength(3);
+    expect((await http(`${mgmt}/models/ort_ok`, { method: 'DELETE' })).status).toBe(200);
+    const bad = await http(`${mgmt}/models?url=ort_bad.mar&initial_workers=1&synchronous=true`, { method: 'POST' });
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ code: 400, type: 'InvalidModelException' });
+    expect((bad.json as { message: string }).message).toBe(
+      'model-config.yaml onnxruntime.graphOptimizationLevel must be one of disabled, basic, extended, all (got "fastest")',
+    );
+    expect((await http(`${mgmt}/models/ort_bad`)).status).toBe(404);
   });
 
   it('refuses a zip-slip archive with 500 "Failed to save model" and writes nothing outside', async () => {

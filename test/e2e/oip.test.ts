@@ -385,6 +385,23 @@ describe('statistics', () => {
     // Eight requests within maxBatchDelay (300 ms) of a batchSize-16 model: far fewer than eight runs.
     expect(after.execution_count - before.execution_count).toBeLessThanOrEqual(2);
   });
+
+  it('answers a lone request without waiting out maxBatchDelay (300 ms) when no other request is on its way', async () => {
+    type Stats = { model_stats: Array<{ execution_count: number }> };
+    const before = ((await client.stats('batched')).json as Stats).model_stats[0]!;
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const res = await http(`${api}/predictions/batched`, { method: 'POST', body: JSON.stringify([i, 1, 2, 3]) });
+      times.push(performance.now() - t0);
+      expect(res.status).toBe(200);
+    }
+    times.sort((a, b) => a - b);
+    // Holding each for a batch that cannot fill would take ≥ 300 ms every time.
+    expect(times[1]).toBeLessThan(150);
+    const after = ((await client.stats('batched')).json as Stats).model_stats[0]!;
+    expect(after.execution_count - before.execution_count).toBe(3);
+  });
 });
 
 describe('model repository (management port)', () => {

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerPool } from '../../src/runtime/pool.js';
+import { Cancellation } from '../../src/runtime/cancellation.js';
 import type { InferenceReply } from '../../src/runtime/types.js';
 import { mlp, slow } from '../fixtures/models.js';
 import { eventually, memoryLogger, poolOptions, rejection, startPool, tempDir, within } from './helpers.js';
@@ -108,6 +109,18 @@ describe('custom handlers in worker threads', () => {
     const abort = new AbortController();
     const queued = say(p, 'echo', { signal: abort.signal });
     abort.abort();
+    const err = await rejection(queued);
+    expect(err.status).toBe(503);
+    expect(bodyText(await busy)).toBe('done\n');
+    expect(p.stats().jobs).toBe(1);
+  });
+
+  it('drops a queued job cancelled through a Cancellation (the HTTP path) too', async () => {
+    const p = await pool({ responseTimeoutSec: 5 });
+    const busy = say(p, 'stream');
+    const cancel = new Cancellation();
+    const queued = say(p, 'echo', { signal: cancel });
+    cancel.abort();
     const err = await rejection(queued);
     expect(err.status).toBe(503);
     expect(bodyText(await busy)).toBe('done\n');
