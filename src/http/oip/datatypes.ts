@@ -2,104 +2,30 @@
  * Open Inference Protocol datatypes: element sizes, the typed arrays that hold them (as
  * `WireTensor` carries them to workers) and the mapping to and from ONNX Runtime's type names.
  */
+import { OIP_DATATYPES, WIRE_ARRAY_OF, elementBytes } from '../../runtime/datatypes.js';
 import type { OipDatatype, WireTensor } from '../../runtime/types.js';
 
 export type WireData = WireTensor['data'];
 export type NumericData = Exclude<WireData, string[]>;
 
-export const OIP_DATATYPES: readonly OipDatatype[] = [
-  'BOOL',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'FP16',
-  'FP32',
-  'FP64',
-  'BYTES',
-];
-
-export function isOipDatatype(s: unknown): s is OipDatatype {
-  return typeof s === 'string' && (OIP_DATATYPES as readonly string[]).includes(s);
-}
+// One table of datatypes for the whole server: the runtime's (runtime/datatypes.ts).
+export { OIP_DATATYPES, isOipDatatype } from '../../runtime/datatypes.js';
 
 /** Bytes per element (BYTES: variable, 0 here). */
-export const ELEMENT_SIZE: Readonly<Record<OipDatatype, number>> = {
-  BOOL: 1,
-  UINT8: 1,
-  UINT16: 2,
-  UINT32: 4,
-  UINT64: 8,
-  INT8: 1,
-  INT16: 2,
-  INT32: 4,
-  INT64: 8,
-  FP16: 2,
-  FP32: 4,
-  FP64: 8,
-  BYTES: 0,
-};
+export const ELEMENT_SIZE: Readonly<Record<OipDatatype, number>> = Object.fromEntries(
+  OIP_DATATYPES.map((d) => [d, elementBytes(d) ?? 0]),
+) as Record<OipDatatype, number>;
 
 type NumericDatatype = Exclude<OipDatatype, 'BYTES'>;
 
 /** A typed array of `n` elements for a numeric datatype. */
 export function allocate(datatype: NumericDatatype, n: number): NumericData {
-  switch (datatype) {
-    case 'BOOL':
-    case 'UINT8':
-      return new Uint8Array(n);
-    case 'INT8':
-      return new Int8Array(n);
-    case 'UINT16':
-    case 'FP16':
-      return new Uint16Array(n);
-    case 'INT16':
-      return new Int16Array(n);
-    case 'UINT32':
-      return new Uint32Array(n);
-    case 'INT32':
-      return new Int32Array(n);
-    case 'UINT64':
-      return new BigUint64Array(n);
-    case 'INT64':
-      return new BigInt64Array(n);
-    case 'FP32':
-      return new Float32Array(n);
-    case 'FP64':
-      return new Float64Array(n);
-  }
+  return new WIRE_ARRAY_OF[datatype](n) as NumericData;
 }
 
 /** A typed array of `n` elements of `datatype` over `buffer` at `byteOffset` (which must be aligned). */
 export function viewOf(datatype: NumericDatatype, buffer: ArrayBuffer, byteOffset: number, n: number): NumericData {
-  switch (datatype) {
-    case 'BOOL':
-    case 'UINT8':
-      return new Uint8Array(buffer, byteOffset, n);
-    case 'INT8':
-      return new Int8Array(buffer, byteOffset, n);
-    case 'UINT16':
-    case 'FP16':
-      return new Uint16Array(buffer, byteOffset, n);
-    case 'INT16':
-      return new Int16Array(buffer, byteOffset, n);
-    case 'UINT32':
-      return new Uint32Array(buffer, byteOffset, n);
-    case 'INT32':
-      return new Int32Array(buffer, byteOffset, n);
-    case 'UINT64':
-      return new BigUint64Array(buffer, byteOffset, n);
-    case 'INT64':
-      return new BigInt64Array(buffer, byteOffset, n);
-    case 'FP32':
-      return new Float32Array(buffer, byteOffset, n);
-    case 'FP64':
-      return new Float64Array(buffer, byteOffset, n);
-  }
+  return new WIRE_ARRAY_OF[datatype](buffer, byteOffset, n) as NumericData;
 }
 
 const ORT_TO_OIP: Readonly<Record<string, OipDatatype>> = {
