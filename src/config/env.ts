@@ -72,6 +72,7 @@ const PLAIN_ENV_KEYS = [
   'enable_model_api',
   // onnxserve's own key.
   'ort_intra_op_threads',
+  'busy_poll_us',
 ] as const;
 
 /** env var name → property key. */

@@ -82,6 +82,9 @@ function deepFreeze<T>(value: T): T {
 const nonEmpty = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
 
 /** Integer keys TorchServe parses at start-up that we don't otherwise use: checked, so typos surface. */
+/** Covers a worker wake-up plus a tiny model's run on the 2-core VM (docs/architecture.md, "Busy polling"). */
+export const DEFAULT_BUSY_POLL_US = 300;
+
 const CHECKED_ONLY_INT_KEYS = ['number_of_netty_threads', 'netty_client_threads', 'initial_worker_port', 'metric_time_interval'];
 
 export function resolveConfig(src: ConfigSources): ServerConfig {
@@ -151,6 +154,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   const defaultStartupTimeout = intProp(props, 'default_startup_timeout', 120);
   const unregisterModelTimeout = intProp(props, 'unregister_model_timeout', 120);
   const ortIntraOpThreads = intProp(props, 'ort_intra_op_threads', 0);
+  const busyPollUs = intProp(props, 'busy_poll_us', DEFAULT_BUSY_POLL_US);
   for (const key of CHECKED_ONLY_INT_KEYS) intProp(props, key, 0);
 
   const envelope = serviceEnvelope(props.service_envelope);
@@ -194,6 +198,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     noConfigSnapshots: cli.ncs === true,
     debug,
     ortIntraOpThreads,
+    busyPollUs,
     cpuCount,
     // Read even without enable_envvars_config, as TorchServe does.
     logLocation: env.LOG_LOCATION ?? 'logs',

@@ -68,6 +68,12 @@ export interface ServerConfig {
   debug: boolean;
   /** onnxserve's own: ONNX Runtime intra-op threads per worker (0 ⇒ chosen from cores/workers). */
   ortIntraOpThreads: number;
+  /**
+   * `busy_poll_us` (onnxserve's own): while a single request is in flight on the whole server, the
+   * main thread and its worker busy-poll for each other's reply up to this many µs instead of
+   * sleeping (runtime/lane.ts); 0 turns it off.
+   */
+  busyPollUs: number;
   /** Number of CPU cores seen at start-up. */
   cpuCount: number;
   /** LOG_LOCATION env or `logs` (relative to cwd). */

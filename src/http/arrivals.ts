@@ -33,6 +33,7 @@ type Tracked = Socket & { [CONN]?: Conn };
 
 export class ArrivalTracker implements ArrivalHint {
   private receivingCount = 0;
+  private waitingCount = 0;
   /** Fresh connections in the order they were opened: the newest is `newest`. */
   private oldest?: Conn;
   private newest?: Conn;
@@ -70,6 +71,10 @@ export class ArrivalTracker implements ArrivalHint {
     return this.newest !== undefined && performance.now() - this.newest.opened < windowMs;
   }
 
+  alone(): boolean {
+    return this.waitingCount === 1 && this.receivingCount === 0;
+  }
+
   onQuiet(listener: () => void): () => void {
     const own = () => listener(); // a function of its own, so two subscriptions of one listener stay two
     this.listeners.add(own);
@@ -81,8 +86,10 @@ export class ArrivalTracker implements ArrivalHint {
     if (was === state) return;
     if (was === 'fresh') this.unlink(conn);
     else if (was === 'receiving') this.receivingCount--;
+    else if (was === 'waiting') this.waitingCount--;
     conn.state = state;
     if (state === 'receiving') this.receivingCount++;
+    else if (state === 'waiting') this.waitingCount++;
     // Fewer requests on their way: a held batch may not need to wait any more.
     if ((was === 'fresh' || was === 'receiving') && state !== 'receiving' && this.listeners.size > 0) {
       for (const l of [...this.listeners]) l();

@@ -189,6 +189,7 @@ export class ModelRegistry {
         intraOpThreads: ort.intraOpThreads ?? intraOpThreadsFor(this.config.ortIntraOpThreads, this.config.cpuCount, settings.maxWorkers),
         ort,
         ...(this.options.arrivals === undefined ? {} : { arrivals: this.options.arrivals }),
+        busyPollUs: this.config.busyPollUs,
       },
       this.logger,
     );

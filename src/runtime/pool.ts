@@ -6,6 +6,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { ServeError, internalError, noWorkerMessage, serviceUnavailable } from '../errors.js';
+import { createLane, drain, pollFor, post as postOn, TO_POOL, TO_WORKER, WORKER_POLL_US, type LaneEnd } from './lane.js';
 import { createNativeFlag, lockNative } from './native-flag.js';
 import type { BatchTiming, FromWorker, ToWorker, WorkerLoadConfig } from './protocol.js';
 import { spawnWorker } from './spawn.js';
@@ -106,11 +107,17 @@ interface Batch {
   id: number;
   jobs: Job[];
   timer: NodeJS.Timeout;
+  /** process.hrtime.bigint() when it was posted. */
+  sentAt: bigint;
 }
 
 interface Slot {
   id: number;
   thread: Worker;
+  /** Every message to and from the thread (lane.ts). */
+  lane: LaneEnd;
+  /** Messages from the thread handled so far. */
+  consumed: number;
   /** Native-call flag shared with the thread (native-flag.ts). */
   native: Int32Array;
   ended: boolean;
@@ -143,8 +150,10 @@ export class WorkerPool {
   /** The arrival hint's quiet listener, while a partial batch is held. */
   private unquiet?: () => void;
   private batchSeq = 0;
+  /** Smoothed post→result time of recent batches, µs: busy-polling only pays for quick ones. */
+  private roundTripUs = 0;
   private sig?: ModelSignature;
-  private readonly counters: PoolStats = { batches: 0, jobs: 0, runs: 0, workerDeaths: 0 };
+  private readonly counters: PoolStats = { batches: 0, jobs: 0, runs: 0, workerDeaths: 0, polledResults: 0, polledBatches: 0 };
   private readonly inference = newInferenceStatistics();
   private readonly log: PoolLogger;
 
@@ -327,10 +336,13 @@ export class WorkerPool {
   private startWorker(): Slot {
     let settleStart!: (r: StartResult) => void;
     const started = new Promise<StartResult>((resolve) => (settleStart = resolve));
-    const thread = spawnWorker();
+    const lane = createLane();
+    const thread = spawnWorker(lane.worker);
     const slot: Slot = {
       id: nextWorkerId++,
       thread,
+      lane: lane.pool,
+      consumed: 0,
       native: createNativeFlag(),
       ended: false,
       state: 'starting',
@@ -341,6 +353,7 @@ export class WorkerPool {
       exited: new Promise<void>((resolve) =>
         thread.once('exit', () => {
           slot.ended = true;
+          slot.lane.port.close();
           this.threads.delete(thread);
           resolve();
         }),
@@ -348,7 +361,7 @@ export class WorkerPool {
     };
     this.threads.add(thread);
     this.slots.set(slot.id, slot);
-    slot.thread.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
+    slot.lane.port.on('message', (msg: FromWorker) => this.receive(slot, msg));
     slot.thread.on('error', (err) => this.log.error(`${this.tag(slot)} crashed: ${err.stack ?? err.message}`));
     slot.thread.on('exit', (code) => this.onExit(slot, code));
     slot.startupTimer = setTimeout(
@@ -425,7 +438,35 @@ export class WorkerPool {
   }
 
   private post(slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []): void {
-    slot.thread.postMessage(msg, transfer);
+    postOn(slot.lane, TO_WORKER, msg, transfer);
+  }
+
+  private receive(slot: Slot, msg: FromWorker): void {
+    slot.consumed++;
+    this.onMessage(slot, msg);
+  }
+
+  /**
+   * Whether to busy-poll for the batch just posted: the server has this one request in flight (so
+   * nothing else waits for the event loop), nothing is queued here, and recent batches came back
+   * within the budget. Also tells the worker whether to busy-poll for its next batch.
+   */
+  private pollWorthy(slot: Slot): boolean {
+    const us = this.options.busyPollUs ?? 0;
+    const worthy = us > 0 && this.queue.length === 0 && this.options.arrivals?.alone() === true;
+    Atomics.store(slot.lane.bell, WORKER_POLL_US, worthy ? us : 0);
+    return worthy && this.roundTripUs < us;
+  }
+
+  /** Waits awake (lane.ts) up to the budget for batch `id`'s result and handles it synchronously. */
+  private awaitBriefly(slot: Slot, id: number): void {
+    const deadline = process.hrtime.bigint() + BigInt((this.options.busyPollUs ?? 0) * 1000);
+    while (slot.batch?.id === id && !slot.ended) {
+      const left = Number(deadline - process.hrtime.bigint()) / 1000;
+      if (left <= 0 || !pollFor(slot.lane.bell, TO_POOL, slot.consumed, left)) return;
+      drain(slot.lane.port, (msg) => this.receive(slot, msg as FromWorker));
+      if (slot.batch?.id !== id) this.counters.polledResults++;
+    }
   }
 
   private onMessage(slot: Slot, msg: FromWorker): void {
@@ -449,6 +490,7 @@ export class WorkerPool {
         this.onLoadFailed(slot, msg.error.message);
         return;
       case 'result':
+        if (msg.polled) this.counters.polledBatches++;
         this.onResult(slot, msg.id, msg.outcomes, msg.runs, msg.timing, msg.heapUsed);
         return;
       case 'intermediate':
@@ -474,6 +516,8 @@ export class WorkerPool {
     clearTimeout(batch.timer);
     slot.batch = undefined;
     slot.memory = heapUsed;
+    const us = Number(process.hrtime.bigint() - batch.sentAt) / 1000;
+    this.roundTripUs = this.counters.batches <= 1 ? us : 0.8 * this.roundTripUs + 0.2 * us;
     this.counters.runs += runs;
     this.inference.execution_count += timing.executions;
     batch.jobs.forEach((job, i) => {
@@ -625,13 +669,16 @@ export class WorkerPool {
       id,
       jobs,
       timer: setTimeout(() => this.onResponseTimeout(slot, id), this.options.responseTimeoutSec * 1000),
+      sentAt,
     };
     this.counters.batches++;
     this.counters.jobs += jobs.length;
+    let poll = false;
     try {
       // Tensor views into larger buffers are copied once here; every owned buffer is transferred (transfer.ts).
       const posted = jobs.map((j) => requestForTransfer(j.request));
       const requests = posted.map((p) => p.request);
+      poll = this.pollWorthy(slot);
       this.post(slot, { type: 'batch', id, requests }, transferList(posted.flatMap((p) => p.views)));
     } catch (e) {
       // postMessage only throws for uncloneable input: fail these jobs, keep the worker.
@@ -640,6 +687,7 @@ export class WorkerPool {
       slot.state = 'idle';
       for (const job of jobs) job.reject(internalError(`Could not hand the request to a worker: ${String(e)}`));
     }
+    if (poll) this.awaitBriefly(slot, id);
   }
 
   // ---- statistics -----------------------------------------------------------------------------

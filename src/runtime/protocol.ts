@@ -48,6 +48,6 @@ export interface BatchTiming {
 export type FromWorker =
   | { type: 'loaded'; signature: ModelSignature; heapUsed: number }
   | { type: 'load-failed'; error: PlainServeError }
-  | { type: 'result'; id: number; outcomes: JobOutcome[]; runs: number; timing: BatchTiming; heapUsed: number }
+  | { type: 'result'; id: number; outcomes: JobOutcome[]; runs: number; timing: BatchTiming; heapUsed: number; polled: boolean }
   | { type: 'intermediate'; id: number; index: number; reply: InferenceReply }
   | { type: 'log'; level: LogLevel; message: string };

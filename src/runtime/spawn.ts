@@ -3,16 +3,23 @@
  * Node 20 ignores `--import tsx` in a Worker's execArgv for the entry itself ("Unknown file extension
  * .ts"), so for .ts a tiny eval'd bootstrap registers tsx inside the thread and then imports the entry.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 
 const fromSource = import.meta.url.endsWith('.ts');
 
-export function spawnWorker(): Worker {
-  if (!fromSource) return new Worker(new URL('./worker-main.js', import.meta.url));
+/** What a worker thread starts with: its end of the lane (lane.ts). */
+export interface WorkerBoot {
+  port: MessagePort;
+  bell: SharedArrayBuffer;
+}
+
+export function spawnWorker(boot: WorkerBoot): Worker {
+  const options = { workerData: boot, transferList: [boot.port] };
+  if (!fromSource) return new Worker(new URL('./worker-main.js', import.meta.url), options);
   const entry = new URL('./worker-main.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const bootstrap =
     `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })` +
     `.catch((e) => { setImmediate(() => { throw e; }); });`;
-  return new Worker(bootstrap, { eval: true });
+  return new Worker(bootstrap, { eval: true, ...options });
 }

@@ -133,6 +133,12 @@ export interface WorkerPoolOptions {
    * partial batch is never held past the event-loop turn its first job arrived in.
    */
   arrivals?: ArrivalHint;
+  /**
+   * Busy-poll budget (µs) while `arrivals.alone()`: the main thread waits this long for the
+   * worker's result, and the worker this long for its next batch, without sleeping (lane.ts).
+   * 0 or undefined: never.
+   */
+  busyPollUs?: number;
 }
 
 /**
@@ -147,6 +153,8 @@ export interface ArrivalHint {
   couldArrive(windowMs: number): boolean;
   /** Calls `listener` whenever couldArrive may have turned false; returns the unsubscribe function. */
   onQuiet(listener: () => void): () => void;
+  /** True when exactly one request is with the routes and none is being received: the server is otherwise idle. */
+  alone(): boolean;
 }
 
 export interface WorkerInfo {
@@ -188,6 +196,10 @@ export interface PoolStats {
   runs: number;
   /** Workers lost to a crash or a response timeout. */
   workerDeaths: number;
+  /** Results the main thread picked up while busy-polling (lane.ts), not from the event loop. */
+  polledResults: number;
+  /** Batches a worker picked up while busy-polling for its next one. */
+  polledBatches: number;
 }
 
 /** A count and the cumulative nanoseconds it covers (Triton's `StatisticDuration`). */

@@ -6,23 +6,28 @@
  * failed", or the status it carried) and is logged; the worker keeps serving.
  */
 import { getHeapStatistics } from 'node:v8';
-import { parentPort } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { internalError } from '../errors.js';
 import type { HandlerLogger, HandlerModule } from '../handlers/api.js';
 import { handleBatch, initializeHandler } from '../handlers/compose.js';
 import { WorkerHandlerContext } from '../handlers/context.js';
 import { loadHandler } from '../handlers/loader.js';
+import { drain, pollFor, post as postOn, TO_POOL, TO_WORKER, WORKER_POLL_US, type LaneEnd } from './lane.js';
 import { tracked } from './native-flag.js';
 import type { BatchTiming, FromWorker, LogLevel, ToWorker, WorkerLoadConfig } from './protocol.js';
 import { sessionOptions, signatureOf } from './session.js';
+import type { WorkerBoot } from './spawn.js';
 import { ownedTensors, replyViews, transferList } from './transfer.js';
 import type { InferenceReply, InferenceRequest, JobOutcome } from './types.js';
 
-const port = parentPort;
-if (!port) throw new Error('worker-main must run in a worker thread');
+const boot = workerData as WorkerBoot | undefined;
+if (!boot?.port) throw new Error('worker-main must run in a worker thread started by spawnWorker');
+const lane: LaneEnd = { port: boot.port, bell: new Int32Array(boot.bell) };
+/** Messages from the pool handled so far (lane.ts: something is waiting when its counter is ahead). */
+let consumed = 0;
 
-const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => postOn(lane, TO_POOL, msg, transfer);
 const send = (level: LogLevel) => (message: string) => post({ type: 'log', level, message });
 const log: HandlerLogger = { info: send('info'), warn: send('warn'), error: send('error') };
 /**
@@ -136,7 +141,7 @@ async function load(config: WorkerLoadConfig): Promise<void> {
   }
 }
 
-async function batch(id: number, requests: InferenceRequest[]): Promise<void> {
+async function batch(id: number, requests: InferenceRequest[], polled: boolean): Promise<void> {
   const start = now();
   runs = 0;
   span = { ok: 0 };
@@ -175,7 +180,7 @@ async function batch(id: number, requests: InferenceRequest[]): Promise<void> {
     if (o.reply.tensors) o.reply.tensors = ownedTensors(o.reply.tensors);
     views.push(...replyViews(o.reply));
   }
-  post({ type: 'result', id, outcomes, runs, timing, heapUsed: heapUsed() }, transferList(views));
+  post({ type: 'result', id, outcomes, runs, timing, heapUsed: heapUsed(), polled }, transferList(views));
 }
 
 let busy = false;
@@ -193,10 +198,25 @@ async function task(work: Promise<void>): Promise<void> {
   } finally {
     busy = false;
     exitIfAsked();
+    awaitNextBriefly();
   }
 }
 
-port.on('message', (msg: ToWorker) => {
+/**
+ * While the pool says the server has a single request in flight, the next batch is usually one
+ * client round trip away: wait for it awake (bounded by the pool's budget) rather than asleep,
+ * which saves a thread wake-up on its way in (lane.ts).
+ */
+function awaitNextBriefly(): void {
+  const us = Atomics.load(lane.bell, WORKER_POLL_US);
+  if (us <= 0 || busy || exitRequested) return;
+  if (pollFor(lane.bell, TO_WORKER, consumed, us)) drain(lane.port, (m) => onMessage(m as ToWorker, true));
+}
+
+lane.port.on('message', (m: ToWorker) => onMessage(m, false));
+
+function onMessage(msg: ToWorker, polled: boolean): void {
+  consumed++;
   switch (msg.type) {
     case 'exit':
       exitRequested = true;
@@ -209,7 +229,7 @@ port.on('message', (msg: ToWorker) => {
       void task(load(msg.config));
       return;
     case 'batch':
-      void task(batch(msg.id, msg.requests));
+      void task(batch(msg.id, msg.requests, polled));
       return;
   }
-});
+}

@@ -43,6 +43,7 @@ describe('resolveConfig defaults', () => {
       noConfigSnapshots: false,
       debug: false,
       ortIntraOpThreads: 0,
+      busyPollUs: 300,
       cpuCount: 4,
       logLocation: 'logs',
     });
@@ -264,6 +265,7 @@ describe('precedence: env (if enabled) > CLI > file > default', () => {
           TS_INFERENCE_ADDRESS: 'http://0.0.0.0:0',
           TS_METRICS_MODE: 'prometheus',
           TS_ORT_INTRA_OP_THREADS: '2',
+          TS_BUSY_POLL_US: '0',
           TS_DEFAULT_SERVICE_HANDLER: 'h',
           TS_CORS_ALLOWED_ORIGIN: '',
           TS_DEBUG: 'true',
@@ -273,6 +275,7 @@ describe('precedence: env (if enabled) > CLI > file > default', () => {
     expect(c.inferenceAddress.port).toBe(0);
     expect(c.metricsMode).toBe('prometheus');
     expect(c.ortIntraOpThreads).toBe(2);
+    expect(c.busyPollUs).toBe(0);
     expect(c.defaultServiceHandler).toBe('h');
     expect(c.corsAllowedOrigin).toBe(''); // set-but-empty env still overrides
     expect(c.debug).toBe(true);
@@ -494,6 +497,7 @@ describe('typed values', () => {
     ['default_startup_timeout', '0x10'],
     ['unregister_model_timeout', '2147483648'],
     ['ort_intra_op_threads', '-2'],
+    ['busy_poll_us', '-1'],
     ['number_of_netty_threads', 'lots'],
     ['netty_client_threads', '1 2'],
     ['initial_worker_port', 'x'],

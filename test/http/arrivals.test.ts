@@ -80,6 +80,41 @@ describe('ArrivalTracker', () => {
     await until(() => !tracker.couldArrive(0), 'the request to be handled');
   });
 
+  it('is alone while exactly one request is with the routes and none is arriving', async () => {
+    const tracker = new ArrivalTracker();
+    const handled: Array<() => void> = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        tracker.handled(req.socket);
+        // Held with the "route" until the test answers it.
+        handled.push(() => {
+          res.on('finish', () => tracker.answered(req.socket));
+          res.end('ok');
+        });
+      });
+    });
+    tracker.attach(server);
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    expect(tracker.alone()).toBe(false);
+    const a = await connect(port);
+    const b = await connect(port);
+    a.write(head(2) + '[]');
+    await until(() => handled.length === 1, 'the first request');
+    expect(tracker.alone()).toBe(true);
+    b.write(head(2)); // headers in, body still coming: no longer alone
+    await until(() => !tracker.alone(), 'the second request headers');
+    b.write('[]');
+    await until(() => handled.length === 2, 'the second request');
+    expect(tracker.alone()).toBe(false); // two with the routes
+    handled[0]!();
+    await until(() => tracker.alone(), 'the first answer');
+    handled[1]!();
+    await until(() => !tracker.alone(), 'the second answer');
+  });
+
   it('does not count an idle keep-alive connection, and counts its next request again', async () => {
     const tracker = new ArrivalTracker();
     const { port, bodies } = await serve(tracker);

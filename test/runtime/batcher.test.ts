@@ -35,6 +35,7 @@ function fakeArrivals(): ArrivalHint & { coming: boolean; quiet(): void; asked: 
       listeners.add(l);
       return () => void listeners.delete(l);
     },
+    alone: () => false,
     quiet: () => {
       hint.coming = false;
       for (const l of [...listeners]) l();
