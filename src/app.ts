@@ -14,9 +14,13 @@ import { isModelApiCall, managementRouter } from './http/management.js';
 import { metricsRouter } from './http/metrics.js';
 import { methodNotAllowed } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
+import { TokenAuthority, tokenBanner } from './security/tokens.js';
+import { StartupError } from './errors.js';
 
 export interface ServerHandle {
   registry: ModelRegistry;
+  /** Token authorization; undefined when disabled. */
+  tokens?: TokenAuthority;
   listeners: Listener[];
   close(): Promise<void>;
 }
@@ -79,7 +83,10 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
     await registry.shutdown();
   };
+  let tokens: TokenAuthority | undefined;
   try {
+    tokens = config.disableTokenAuthorization ? undefined : createTokens(config, cwd);
+    if (tokens) loggers.main.info(tokenBanner(tokens.file));
     await registry.loadStartupModels(config.loadModels, () => storeEntries(config.modelStore));
     const inference = createListener({
       kind: 'inference',
@@ -87,6 +94,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       config,
       accessLog: loggers.access,
       arrivals,
+      ...(tokens ? { auth: { authority: tokens, key: 'inference' as const } } : {}),
     });
     const management = createListener({
       kind: 'management',
@@ -94,6 +102,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       config,
       accessLog: loggers.access,
       gate: (method, segments) => (!config.enableModelApi && isModelApiCall(method, segments) ? methodNotAllowed() : undefined),
+      ...(tokens ? { auth: { authority: tokens, key: 'management' as const } } : {}),
     });
     listeners.push(await listen(inference, 'inference', 'inference_address', config.inferenceAddress));
     listeners.push(await listen(management, 'management', 'management_address', config.managementAddress));
@@ -107,5 +116,13 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   }
   for (const l of listeners) loggers.main.info(`${l.kind[0]?.toUpperCase()}${l.kind.slice(1)} API bind to: ${l.url}`);
   loggers.main.info('Model server started.');
-  return { registry, listeners, close };
+  return { registry, listeners, close, ...(tokens ? { tokens } : {}) };
+}
+
+function createTokens(config: ServerConfig, cwd: string): TokenAuthority {
+  try {
+    return TokenAuthority.create({ dir: cwd, expirationMin: config.tokenExpirationMin });
+  } catch (err) {
+    throw new StartupError(`Token Authorization setup unsuccessful: ${(err as Error).message}`);
+  }
 }

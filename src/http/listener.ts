@@ -12,6 +12,7 @@ import { StartupError, type ServeError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { ListenerKind } from './api-description.js';
 import type { ArrivalTracker } from './arrivals.js';
+import { invalidKey, invalidTokenRequest, type ExpiringKeyType, type TokenAuthority } from '../security/tokens.js';
 import { oipErrorResult } from './oip/errors.js';
 import { errorResult, send, toServeError, torchServeJson, type CorsSettings, type HttpResult } from './reply.js';
 import { splitPath, type Router } from './route-context.js';
@@ -25,6 +26,27 @@ export interface ListenerOptions {
   arrivals?: ArrivalTracker;
   /** Refuses a request before its body is read (the `enable_model_api` gate). */
   gate?: (method: string, segments: string[]) => ServeError | undefined;
+  /** Token authorization (spec §5): which key this listener requires; absent when disabled. */
+  auth?: { authority: TokenAuthority; key: ExpiringKeyType };
+}
+
+/** `OPTIONS /` and `/api-description` are answered before TorchServe's token check. */
+function isApiDescription(method: string, segments: readonly string[]): boolean {
+  return (segments.length === 0 && method === 'OPTIONS') || (segments.length === 1 && segments[0] === 'api-description');
+}
+
+/**
+ * The management port's token API: `/token?type=management|inference` with the API key rotates that
+ * key. TorchServe selects it when the request's string form merely contains `/token` (so
+ * `/models/tokenizer` is swallowed too); onnxserve only takes the path `/token`.
+ */
+function tokenApi(authority: TokenAuthority, authorization: string | undefined, query: URLSearchParams): HttpResult {
+  const type = query.get('type');
+  if (!authority.allows('API', authorization) || (type !== 'management' && type !== 'inference')) {
+    return errorResult(invalidTokenRequest());
+  }
+  authority.rotate(type);
+  return { status: 200, body: '', contentType: 'application/json' };
 }
 
 export interface Listener {
@@ -93,6 +115,25 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
     opts.accessLog.info(`${remoteOf(req)} "${req.method} ${req.url} HTTP/${req.raw.httpVersion}" ${r.statusCode} ${Math.round(r.elapsedTime)}`);
     done();
   });
+
+  if (opts.auth) {
+    const { authority, key } = opts.auth;
+    // Before the model-API gate, as TorchServe's chain: an unauthorized register gets 400, not 405.
+    // Errors use TorchServe's envelope on every path (/v2 included): the check precedes OIP's handler.
+    app.addHook('onRequest', (req, r, done) => {
+      const { segments, query } = splitPath(req.url);
+      if (isApiDescription(req.method, segments)) return done();
+      if (key === 'management' && segments.length === 1 && segments[0] === 'token') {
+        reply(r, tokenApi(authority, req.headers.authorization, query));
+        return;
+      }
+      if (!authority.allows(key, req.headers.authorization)) {
+        reply(r, errorResult(invalidKey()));
+        return;
+      }
+      done();
+    });
+  }
 
   if (opts.gate) {
     const gate = opts.gate;

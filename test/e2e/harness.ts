@@ -41,6 +41,8 @@ export function makeSandbox(): Sandbox {
         inference_address: 'http://127.0.0.1:0',
         management_address: 'http://127.0.0.1:0',
         metrics_address: 'http://127.0.0.1:0',
+        // Token authorization (on by default, as in TorchServe) has its own tests; the rest call without keys.
+        disable_token_authorization: true,
         ...props,
       };
       fs.writeFileSync(file, Object.entries(base).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
