@@ -73,6 +73,9 @@ const PLAIN_ENV_KEYS = [
   // onnxserve's own key.
   'ort_intra_op_threads',
   'busy_poll_us',
+  'request_timeout_s',
+  'keep_alive_timeout_s',
+  'max_header_size',
 ] as const;
 
 /** env var name → property key. */

@@ -155,6 +155,9 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   const unregisterModelTimeout = intProp(props, 'unregister_model_timeout', 120);
   const ortIntraOpThreads = intProp(props, 'ort_intra_op_threads', 0);
   const busyPollUs = intProp(props, 'busy_poll_us', DEFAULT_BUSY_POLL_US);
+  const requestTimeoutS = intProp(props, 'request_timeout_s', 60, true);
+  const keepAliveTimeoutS = intProp(props, 'keep_alive_timeout_s', 72, true);
+  const maxHeaderSize = intProp(props, 'max_header_size', 8192, true);
   for (const key of CHECKED_ONLY_INT_KEYS) intProp(props, key, 0);
 
   const envelope = serviceEnvelope(props.service_envelope);
@@ -199,6 +202,9 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     debug,
     ortIntraOpThreads,
     busyPollUs,
+    requestTimeoutS,
+    keepAliveTimeoutS,
+    maxHeaderSize,
     cpuCount,
     // Read even without enable_envvars_config, as TorchServe does.
     logLocation: env.LOG_LOCATION ?? 'logs',

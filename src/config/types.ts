@@ -74,6 +74,17 @@ export interface ServerConfig {
    * sleeping (runtime/lane.ts); 0 turns it off.
    */
   busyPollUs: number;
+  /**
+   * onnxserve's connection limits (TorchServe's Netty has fixed ones): a request's headers must
+   * arrive within min(10 s, this) and the whole request within `request_timeout_s` (slow-client
+   * / slowloris protection); an idle keep-alive connection closes after `keep_alive_timeout_s`
+   * (72 s: longer than the 60 s of common load balancers, so they close first); request line plus
+   * headers may take `max_header_size` bytes (Netty's 8192), beyond which the reply is 400
+   * "Invalid HTTP message." as TorchServe's.
+   */
+  requestTimeoutS: number;
+  keepAliveTimeoutS: number;
+  maxHeaderSize: number;
   /** Number of CPU cores seen at start-up. */
   cpuCount: number;
   /** LOG_LOCATION env or `logs` (relative to cwd). */

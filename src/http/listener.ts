@@ -64,11 +64,18 @@ function remoteOf(req: FastifyRequest): string {
   return `/${addr}:${remotePort}`;
 }
 
-/** Node's parser rejected the request: TorchServe answers 400 "Invalid HTTP message.". */
-function invalidHttpMessage(): string {
-  const body = torchServeJson({ code: 400, type: 'BadRequestException', message: 'Invalid HTTP message.' });
+/**
+ * Node's parser rejected the request: TorchServe answers 400 "Invalid HTTP message." (oversized
+ * headers included). A request that did not arrive within `request_timeout_s` (a limit TorchServe
+ * does not have) gets 408.
+ */
+function clientErrorReply(err: NodeJS.ErrnoException): string {
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const body = timeout
+    ? torchServeJson({ code: 408, type: 'RequestTimeoutException', message: 'The request was not received in time (request_timeout_s).' })
+    : torchServeJson({ code: 400, type: 'BadRequestException', message: 'Invalid HTTP message.' });
   return (
-    'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n' +
+    `HTTP/1.1 ${timeout ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json\r\nConnection: close\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
 }
@@ -81,6 +88,9 @@ export function errorBody(err: ServeError, segments: readonly string[]): HttpRes
   return segments[0] === 'v2' ? oipErrorResult(err) : errorResult(err);
 }
 
+/** How often Node enforces the request/header timeouts (its 30 s default is too coarse for them). */
+const CONNECTION_CHECK_MS = 1000;
+
 export function createListener(opts: ListenerOptions): FastifyInstance {
   const { config } = opts;
   const cors: CorsSettings = {
@@ -91,12 +101,19 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: config.maxRequestSize,
+    // Slow or stalled clients (slowloris) and idle keep-alive connections: see ServerConfig.
+    requestTimeout: config.requestTimeoutS * 1000,
+    keepAliveTimeout: config.keepAliveTimeoutS * 1000,
+    http: { maxHeaderSize: config.maxHeaderSize, connectionsCheckingInterval: CONNECTION_CHECK_MS },
     genReqId: () => randomUUID(),
-    clientErrorHandler: (_err, socket) => {
-      if (socket.writable) socket.end(invalidHttpMessage());
+    clientErrorHandler: (err, socket) => {
+      if (socket.writable) socket.end(clientErrorReply(err));
       else socket.destroy();
     },
   });
+
+  // Headers must arrive sooner than the whole request.
+  app.server.headersTimeout = Math.min(10_000, config.requestTimeoutS * 1000);
 
   // Every body reaches the routes as raw bytes: handlers decide how to read them.
   app.removeAllContentTypeParsers();

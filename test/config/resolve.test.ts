@@ -44,6 +44,9 @@ describe('resolveConfig defaults', () => {
       debug: false,
       ortIntraOpThreads: 0,
       busyPollUs: 300,
+      requestTimeoutS: 60,
+      keepAliveTimeoutS: 72,
+      maxHeaderSize: 8192,
       cpuCount: 4,
       logLocation: 'logs',
     });
@@ -498,6 +501,8 @@ describe('typed values', () => {
     ['unregister_model_timeout', '2147483648'],
     ['ort_intra_op_threads', '-2'],
     ['busy_poll_us', '-1'],
+    ['request_timeout_s', '1.5'],
+    ['max_header_size', 'big'],
     ['number_of_netty_threads', 'lots'],
     ['netty_client_threads', '1 2'],
     ['initial_worker_port', 'x'],
