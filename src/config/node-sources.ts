@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { latestSnapshot, snapshotDir } from '../snapshot/store.js';
 import type { CliOptions, ConfigSources } from './resolve.js';
 
 const stat = (p: string) => {
@@ -34,5 +35,6 @@ export function nodeConfigSources(
     },
     isDirectory: (p) => stat(p)?.isDirectory() ?? false,
     fileExists: (p) => stat(p)?.isFile() ?? false,
+    latestSnapshot: (logLocation) => latestSnapshot(snapshotDir(path.resolve(cwd), logLocation)),
   };
 }

@@ -10,6 +10,8 @@ import { parseBindAddress } from './address.js';
 import { applyEnvOverrides, substitutePlaceholders } from './env.js';
 import { parseProperties, PropertiesSyntaxError } from './properties.js';
 import type { ServerConfig } from './types.js';
+import { parseModelSnapshot, SnapshotError, type ModelSnapshot } from '../snapshot/format.js';
+import type { SnapshotSearch } from '../snapshot/store.js';
 import { allowedUrls, boolProp, intProp, metricsMode, modelsJson, serviceEnvelope, tokenExpirationMin } from './values.js';
 
 /** The start-up flags that shape the configuration (see spec §1.1). */
@@ -35,6 +37,8 @@ export interface ConfigSources {
   isDirectory(path: string): boolean;
   /** True for an existing regular file (not a directory). */
   fileExists(path: string): boolean;
+  /** The newest complete config snapshot under `<cwd>/<logLocation>/config` (spec §8). */
+  latestSnapshot?(logLocation: string): SnapshotSearch;
 }
 
 interface ConfigFile {
@@ -51,10 +55,16 @@ const emptyProps = (): Record<string, string> => Object.create(null) as Record<s
  * one is optional. As in TorchServe, TS_CONFIG_FILE set but empty means "no file at all", and an
  * empty --ts-config falls back to ./config.properties.
  */
-function loadConfigFile(src: ConfigSources): ConfigFile | undefined {
+function loadConfigFile(src: ConfigSources, warnings: string[]): ConfigFile | undefined {
   const fromEnv = src.env.TS_CONFIG_FILE;
   const named = fromEnv ?? (src.cli.tsConfig === '' ? undefined : src.cli.tsConfig);
   if (named === '') return undefined;
+  // Spec §2.1: with no file named and snapshots on, the newest snapshot replaces config.properties.
+  if (named === undefined && src.cli.ncs !== true && src.latestSnapshot) {
+    const search = src.latestSnapshot(src.env.LOG_LOCATION ?? 'logs');
+    for (const s of search.skipped) warnings.push(`Skipping a damaged config snapshot, ${s}`);
+    if (search.found) return { raw: search.found.file, abs: search.found.file, props: search.found.properties };
+  }
   const raw = named ?? 'config.properties';
   const abs = path.resolve(src.cwd, raw);
   const text = src.fileExists(abs) ? src.readFile(abs) : undefined;
@@ -100,7 +110,8 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   if (temp !== undefined && !src.isDirectory(path.resolve(cwd, temp))) {
     throw new StartupError(`Invalid temp directory: ${temp}, please check TEMP environment variable.`);
   }
-  const file = loadConfigFile(src);
+  const warnings: string[] = [];
+  const file = loadConfigFile(src, warnings);
   const props = file ? file.props : emptyProps();
 
   // Deviation: model_store is also taken from an implicit ./config.properties.
@@ -166,6 +177,16 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   // ConfigManager.getDefaultWorkers: debug wins, then the configured value, then (no GPUs) #CPUs.
   const startupWorkersPerModel = debug ? 1 : defaultWorkersPerModel > 0 ? defaultWorkersPerModel : cpuCount;
 
+  let modelSnapshot: ModelSnapshot | undefined;
+  if (props.model_snapshot !== undefined) {
+    try {
+      modelSnapshot = parseModelSnapshot(props.model_snapshot);
+    } catch (e) {
+      if (e instanceof SnapshotError) throw new StartupError(`Invalid configuration: ${e.message}`);
+      throw e;
+    }
+  }
+
   const config: ServerConfig = {
     ...(file ? { tsConfigFile: file.abs } : {}),
     inferenceAddress,
@@ -199,6 +220,8 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     disableTokenAuthorization: boolProp(props, 'disable_token_authorization', false),
     tokenExpirationMin: tokenExpirationMin(props.token_expiration_min),
     noConfigSnapshots: cli.ncs === true,
+    ...(modelSnapshot ? { modelSnapshot } : {}),
+    startupWarnings: warnings,
     debug,
     ortIntraOpThreads,
     busyPollUs,

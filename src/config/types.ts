@@ -1,3 +1,4 @@
+import type { ModelSnapshot } from '../snapshot/format.js';
 /** Where a listener binds. `unix` addresses carry a socket path instead of host/port. */
 export interface BindAddress {
   scheme: 'http' | 'https' | 'unix';
@@ -65,6 +66,10 @@ export interface ServerConfig {
   disableTokenAuthorization: boolean;
   tokenExpirationMin: number;
   noConfigSnapshots: boolean;
+  /** `model_snapshot` of the file or snapshot read: the models to restore instead of load_models (spec §8). */
+  modelSnapshot?: ModelSnapshot;
+  /** Problems found while resolving that do not stop start-up (logged as WARN). */
+  startupWarnings: readonly string[];
   debug: boolean;
   /** onnxserve's own: ONNX Runtime intra-op threads per worker (0 ⇒ chosen from cores/workers). */
   ortIntraOpThreads: number;

@@ -90,7 +90,7 @@ class Job {
 
   reject(error: ServeError): void {
     if (!this.done()) return;
-    this.pool.recordFailure(this.submitted);
+    this.pool.recordFailure(this.submitted, error.status, this);
     this.settleError(error);
   }
 
@@ -192,14 +192,17 @@ export class WorkerPool {
   submit(request: InferenceRequest, opts: SubmitOptions = {}): Promise<InferenceReply> {
     const submitted = process.hrtime.bigint();
     const explicitVersion = opts.explicitVersion === true;
+    this.options.observer?.submitted(explicitVersion);
     if (this.closed || !this.hasLiveWorker() || this.queue.length >= this.options.jobQueueSize) {
-      this.recordFailure(submitted);
-      return Promise.reject(this.noWorker(explicitVersion));
+      const error = this.noWorker(explicitVersion);
+      this.recordFailure(submitted, error.status, { explicitVersion });
+      return Promise.reject(error);
     }
     const { signal } = opts;
     if (signal?.aborted) {
-      this.recordFailure(submitted);
-      return Promise.reject(cancelledError());
+      const error = cancelledError();
+      this.recordFailure(submitted, error.status, { explicitVersion });
+      return Promise.reject(error);
     }
     return new Promise<InferenceReply>((resolve, reject) => {
       const job = new Job(this, request, explicitVersion, submitted, resolve, reject);
@@ -483,7 +486,9 @@ export class WorkerPool {
         this.everLoaded = true;
         this.loadFailures = 0;
         slot.settleStart({ kind: 'loaded' });
-        this.log.info(`${this.tag(slot)} loaded in ${Date.now() - slot.startTime.getTime()} ms`);
+        const loadMs = Date.now() - slot.startTime.getTime();
+        this.options.observer?.workerLoaded(this.tag(slot), loadMs);
+        this.log.info(`${this.tag(slot)} loaded in ${loadMs} ms`);
         this.dispatch();
         return;
       case 'load-failed':
@@ -595,6 +600,7 @@ export class WorkerPool {
   private workerDied(slot: Slot, force = false): void {
     const jobs = slot.batch?.jobs ?? [];
     this.counters.workerDeaths++;
+    this.options.observer?.workerDied(this.tag(slot));
     void this.kill(slot, force);
     for (const job of jobs) job.reject(internalError('Worker died.'));
     this.reconcile();
@@ -673,6 +679,7 @@ export class WorkerPool {
     };
     this.counters.batches++;
     this.counters.jobs += jobs.length;
+    this.options.observer?.batch(jobs.length);
     let poll = false;
     try {
       // Tensor views into larger buffers are copied once here; every owned buffer is transferred (transfer.ts).
@@ -698,7 +705,9 @@ export class WorkerPool {
     const i = s.inference_stats;
     s.last_inference = Date.now();
     s.inference_count += job.items ?? 1;
-    add(i.success, elapsedNs(job.submitted, process.hrtime.bigint()));
+    const latencyNs = elapsedNs(job.submitted, process.hrtime.bigint());
+    this.options.observer?.settled({ ok: true, explicitVersion: job.explicitVersion, latencyNs, ...(job.queueNs === undefined ? {} : { queueNs: job.queueNs }) });
+    add(i.success, latencyNs);
     add(i.queue, job.queueNs ?? 0);
     const t = job.compute;
     add(i.compute_input, t?.inputNs ?? 0);
@@ -707,9 +716,17 @@ export class WorkerPool {
   }
 
   /** @internal (Job) */
-  recordFailure(submitted: bigint): void {
+  recordFailure(submitted: bigint, status: number, job: { explicitVersion: boolean; queueNs?: number }): void {
     this.inference.last_inference = Date.now();
-    add(this.inference.inference_stats.fail, elapsedNs(submitted, process.hrtime.bigint()));
+    const latencyNs = elapsedNs(submitted, process.hrtime.bigint());
+    this.options.observer?.settled({
+      ok: false,
+      status,
+      explicitVersion: job.explicitVersion,
+      latencyNs,
+      ...(job.queueNs === undefined ? {} : { queueNs: job.queueNs }),
+    });
+    add(this.inference.inference_stats.fail, latencyNs);
   }
 
   private failQueue(): void {

@@ -139,6 +139,36 @@ export interface WorkerPoolOptions {
    * 0 or undefined: never.
    */
   busyPollUs?: number;
+  /** Told about every request, batch and worker event (the metrics, src/metrics). */
+  observer?: PoolObserver;
+}
+
+/**
+ * What a pool reports as it works, for metrics. Called on the hot path: implementations must be
+ * cheap and must not throw.
+ */
+export interface PoolObserver {
+  /** A request reached the pool (accepted or refused); `explicitVersion`: the client named the version. */
+  submitted(explicitVersion: boolean): void;
+  /** A request settled: ok, or failed with `status`. Times in ns; `queueNs` only once it left the queue. */
+  settled(outcome: RequestOutcome): void;
+  /** A batch of `size` requests went to a worker. */
+  batch(size: number): void;
+  /** Worker `name` (`W-<id>-<model>_<version>`) loaded its model in `ms`. */
+  workerLoaded(name: string, ms: number): void;
+  /** Worker `name` died (crash, exit, response timeout) and will be replaced if the target says so. */
+  workerDied(name: string): void;
+}
+
+export interface RequestOutcome {
+  ok: boolean;
+  /** HTTP status of a failure (503 queue full / no worker, 500 worker died, a handler's status…). */
+  status?: number;
+  explicitVersion: boolean;
+  /** submit → settle. */
+  latencyNs: number;
+  /** submit → handed to a worker (absent when it never left the queue). */
+  queueNs?: number;
 }
 
 /**
