@@ -12,13 +12,23 @@ import { inferenceRouter } from './http/inference.js';
 import { createListener, listen, type Listener } from './http/listener.js';
 import { isModelApiCall, managementRouter } from './http/management.js';
 import { metricsRouter } from './http/metrics.js';
-import { methodNotAllowed } from './errors.js';
+import { methodNotAllowed, serviceUnavailable } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
 import { TokenAuthority, tokenBanner } from './security/tokens.js';
+import { loadTlsMaterial, type TlsMaterial } from './http/tls.js';
+import type { BindAddress } from './config/types.js';
 import { StartupError } from './errors.js';
+import { oipJson } from './http/oip/errors.js';
+import { errorResult, type HttpResult } from './http/reply.js';
 
 export interface ServerHandle {
   registry: ModelRegistry;
+  /**
+   * Graceful shutdown, first step: stop accepting connections, report not-ready, let every request
+   * already received (queued or running) finish — up to `timeoutMs` — then close(). Resolves true
+   * when everything finished in time.
+   */
+  drain(timeoutMs: number): Promise<boolean>;
   /** Token authorization; undefined when disabled. */
   tokens?: TokenAuthority;
   listeners: Listener[];
@@ -79,11 +89,34 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   const arrivals = new ArrivalTracker();
   const registry = new ModelRegistry(config, loggers.main, { tempRoot: options.tempRoot ?? config.tempDir ?? os.tmpdir(), cwd, arrivals });
   const listeners: Listener[] = [];
-  const close = async () => {
-    await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
-    await registry.shutdown();
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
+      await registry.shutdown();
+    })());
+  let draining = false;
+  const inFlight = { count: 0 };
+  const drainingOption = { active: () => draining, reply: drainingReply };
+  const drain = async (timeoutMs: number): Promise<boolean> => {
+    draining = true;
+    loggers.main.info(`Draining: finishing the requests in progress (up to ${Math.round(timeoutMs / 1000)} s)...`);
+    // Still listening, so probes get their not-ready answer and new requests a 503 (drainingReply),
+    // until every request received before is answered; then the listeners close.
+    const deadline = Date.now() + timeoutMs;
+    while (inFlight.count > 0 && Date.now() < deadline) await sleep(DRAIN_POLL_MS);
+    const inTime = inFlight.count === 0;
+    if (!inTime) loggers.main.warn(`Drain timeout reached: ending ${inFlight.count} request(s) still in progress`);
+    const closed = Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
+    for (const l of listeners) l.app.server.closeAllConnections();
+    await closed;
+    // Workers stuck in a long native run are not waited for: the process ends them.
+    await Promise.race([close(), sleep(inTime ? 10_000 : 1_000)]);
+    return inTime;
   };
   let tokens: TokenAuthority | undefined;
+  let material: TlsMaterial | undefined;
+  const tlsFor = (address: BindAddress) => (address.scheme === 'https' ? { tls: (material ??= loadTlsMaterial(config.tls, cwd)) } : {});
   try {
     tokens = config.disableTokenAuthorization ? undefined : createTokens(config, cwd);
     if (tokens) loggers.main.info(tokenBanner(tokens.file));
@@ -94,6 +127,9 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       config,
       accessLog: loggers.access,
       arrivals,
+      draining: drainingOption,
+      inFlight,
+      ...tlsFor(config.inferenceAddress),
       ...(tokens ? { auth: { authority: tokens, key: 'inference' as const } } : {}),
     });
     const management = createListener({
@@ -102,12 +138,15 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       config,
       accessLog: loggers.access,
       gate: (method, segments) => (!config.enableModelApi && isModelApiCall(method, segments) ? methodNotAllowed() : undefined),
+      draining: drainingOption,
+      inFlight,
+      ...tlsFor(config.managementAddress),
       ...(tokens ? { auth: { authority: tokens, key: 'management' as const } } : {}),
     });
     listeners.push(await listen(inference, 'inference', 'inference_address', config.inferenceAddress));
     listeners.push(await listen(management, 'management', 'management_address', config.managementAddress));
     if (config.enableMetricsApi) {
-      const metrics = createListener({ kind: 'metrics', router: metricsRouter(), config, accessLog: loggers.access });
+      const metrics = createListener({ kind: 'metrics', router: metricsRouter(), config, accessLog: loggers.access, draining: drainingOption, inFlight, ...tlsFor(config.metricsAddress) });
       listeners.push(await listen(metrics, 'metrics', 'metrics_address', config.metricsAddress));
     }
   } catch (err) {
@@ -116,8 +155,26 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   }
   for (const l of listeners) loggers.main.info(`${l.kind[0]?.toUpperCase()}${l.kind.slice(1)} API bind to: ${l.url}`);
   loggers.main.info('Model server started.');
-  return { registry, listeners, close, ...(tokens ? { tokens } : {}) };
+  return { registry, listeners, close, drain, ...(tokens ? { tokens } : {}) };
 }
+
+const DRAIN_POLL_MS = 25;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * A request that arrives while the server drains: health probes say not ready (TorchServe's and
+ * OIP's bodies), so load balancers stop sending; anything else gets 503 and goes elsewhere.
+ */
+function drainingReply(_method: string, segments: string[]): HttpResult {
+  if (segments.length === 1 && segments[0] === 'ping') return { status: 500, json: { status: 'Unhealthy' } };
+  if (segments[0] === 'v2') {
+    if (segments.length === 3 && segments[1] === 'health' && segments[2] === 'ready') return oipJson({ ready: false }, 503);
+    return oipJson({ error: SHUTTING_DOWN }, 503);
+  }
+  return errorResult(serviceUnavailable(SHUTTING_DOWN));
+}
+
+const SHUTTING_DOWN = 'The server is shutting down';
 
 function createTokens(config: ServerConfig, cwd: string): TokenAuthority {
   try {

@@ -67,11 +67,17 @@ async function runForeground(options: CliOptions, daemonChild: boolean): Promise
     const loggers = createLoggers({ logLocation: config.logLocation, console: !daemonChild, debug: config.debug });
     writePid(process.pid);
     let stopping = false;
+    // First signal: drain (requests in progress finish, up to drain_timeout_s); a second one stops at once.
     const shutdown = async () => {
-      if (stopping) return;
+      if (stopping) {
+        loggers.main.warn('Second stop signal: stopping now');
+        removePid(process.pid);
+        await loggers.close();
+        process.exit(1);
+      }
       stopping = true;
       loggers.main.info('Shutting down the model server...');
-      await handle?.close();
+      await handle?.drain(config.drainTimeoutS * 1000);
       removePid(process.pid);
       loggers.main.info('Model server stopped.');
       await loggers.close();

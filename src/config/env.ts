@@ -76,6 +76,7 @@ const PLAIN_ENV_KEYS = [
   'request_timeout_s',
   'keep_alive_timeout_s',
   'max_header_size',
+  'drain_timeout_s',
 ] as const;
 
 /** env var name → property key. */

@@ -169,6 +169,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   const requestTimeoutS = intProp(props, 'request_timeout_s', 60, true);
   const keepAliveTimeoutS = intProp(props, 'keep_alive_timeout_s', 72, true);
   const maxHeaderSize = intProp(props, 'max_header_size', 8192, true);
+  const drainTimeoutS = intProp(props, 'drain_timeout_s', 30);
   for (const key of CHECKED_ONLY_INT_KEYS) intProp(props, key, 0);
 
   const envelope = serviceEnvelope(props.service_envelope);
@@ -228,6 +229,14 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     requestTimeoutS,
     keepAliveTimeoutS,
     maxHeaderSize,
+    drainTimeoutS,
+    tls: {
+      ...(nonEmpty(props.certificate_file) ? { certificateFile: props.certificate_file } : {}),
+      ...(nonEmpty(props.private_key_file) ? { privateKeyFile: props.private_key_file } : {}),
+      ...(nonEmpty(props.keystore) ? { keystore: props.keystore } : {}),
+      ...(nonEmpty(props.keystore_pass) ? { keystorePass: props.keystore_pass } : {}),
+      ...(nonEmpty(props.keystore_type) ? { keystoreType: props.keystore_type } : {}),
+    },
     cpuCount,
     // Read even without enable_envvars_config, as TorchServe does.
     logLocation: env.LOG_LOCATION ?? 'logs',

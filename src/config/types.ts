@@ -90,6 +90,16 @@ export interface ServerConfig {
   requestTimeoutS: number;
   keepAliveTimeoutS: number;
   maxHeaderSize: number;
+  /** `drain_timeout_s` (onnxserve's, Triton's 30 s): how long a graceful stop waits for requests in progress. */
+  drainTimeoutS: number;
+  /** Key material for `https://` addresses (read only when one is configured; http/tls.ts). */
+  tls: {
+    certificateFile?: string;
+    privateKeyFile?: string;
+    keystore?: string;
+    keystorePass?: string;
+    keystoreType?: string;
+  };
   /** Number of CPU cores seen at start-up. */
   cpuCount: number;
   /** LOG_LOCATION env or `logs` (relative to cwd). */

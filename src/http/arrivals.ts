@@ -39,9 +39,9 @@ export class ArrivalTracker implements ArrivalHint {
   private newest?: Conn;
   private readonly listeners = new Set<() => void>();
 
-  /** Follows the connections and requests of `server` (the inference listener's). */
-  attach(server: Server): void {
-    server.on('connection', (socket: Tracked) => {
+  /** Follows the connections and requests of `server` (the inference listener's); `secure`: an HTTPS server, whose requests arrive on the TLS socket. */
+  attach(server: Server, secure = false): void {
+    server.on(secure ? 'secureConnection' : 'connection', (socket: Tracked) => {
       const conn: Conn = { state: 'fresh', opened: performance.now() };
       socket[CONN] = conn;
       this.link(conn);

@@ -14,6 +14,7 @@ import type { ListenerKind } from './api-description.js';
 import type { ArrivalTracker } from './arrivals.js';
 import { invalidKey, invalidTokenRequest, type ExpiringKeyType, type TokenAuthority } from '../security/tokens.js';
 import { oipErrorResult } from './oip/errors.js';
+import { createTlsServerFactory, type TlsMaterial } from './tls.js';
 import { errorResult, send, toServeError, torchServeJson, type CorsSettings, type HttpResult } from './reply.js';
 import { splitPath, type Router } from './route-context.js';
 
@@ -26,6 +27,16 @@ export interface ListenerOptions {
   arrivals?: ArrivalTracker;
   /** Refuses a request before its body is read (the `enable_model_api` gate). */
   gate?: (method: string, segments: string[]) => ServeError | undefined;
+  /**
+   * While the server drains (graceful shutdown) `reply` answers every new request itself (health
+   * probes: not ready; anything else: 503) and each reply closes its connection, so clients and
+   * load balancers move elsewhere while the requests received before finish.
+   */
+  draining?: { active(): boolean; reply?(method: string, segments: string[]): HttpResult | undefined };
+  /** Serve HTTPS with this key material (an `https://` address); plain HTTP gets TorchServe's 403. */
+  tls?: TlsMaterial;
+  /** Requests received and not yet answered, across listeners (what a drain waits for). */
+  inFlight?: { count: number };
   /** Token authorization (spec §5): which key this listener requires; absent when disabled. */
   auth?: { authority: TokenAuthority; key: ExpiringKeyType };
 }
@@ -100,6 +111,9 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
   };
   const app = Fastify({
     logger: false,
+    // A graceful drain answers new requests itself (see `draining`) until the listeners close.
+    return503OnClosing: false,
+    ...(opts.tls ? { serverFactory: createTlsServerFactory(opts.tls, { cors }) } : {}),
     bodyLimit: config.maxRequestSize,
     // Slow or stalled clients (slowloris) and idle keep-alive connections: see ServerConfig.
     requestTimeout: config.requestTimeoutS * 1000,
@@ -126,12 +140,47 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
 
   // A callback hook: an async one costs a promise and a microtask turn per request.
   const arrivals = opts.arrivals;
-  arrivals?.attach(app.server);
+  arrivals?.attach(app.server, opts.tls !== undefined);
   app.addHook('onResponse', (req, r, done) => {
     arrivals?.answered(req.raw.socket);
     opts.accessLog.info(`${remoteOf(req)} "${req.method} ${req.url} HTTP/${req.raw.httpVersion}" ${r.statusCode} ${Math.round(r.elapsedTime)}`);
     done();
   });
+
+  if (opts.inFlight) {
+    const inFlight = opts.inFlight;
+    const counted = new WeakSet<object>();
+    const end = (req: FastifyRequest) => {
+      if (counted.delete(req.raw)) inFlight.count--;
+    };
+    app.addHook('onRequest', (req, _r, done) => {
+      counted.add(req.raw);
+      inFlight.count++;
+      done();
+    });
+    app.addHook('onResponse', (req, _r, done) => {
+      end(req);
+      done();
+    });
+    app.addHook('onRequestAbort', (req, done) => {
+      end(req);
+      done();
+    });
+  }
+
+  if (opts.draining) {
+    const draining = opts.draining;
+    app.addHook('onRequest', (req, r, done) => {
+      if (!draining.active()) return done();
+      r.header('Connection', 'close');
+      const own = draining.reply?.(req.method, splitPath(req.url).segments);
+      if (own) {
+        reply(r, own);
+        return;
+      }
+      done();
+    });
+  }
 
   if (opts.auth) {
     const { authority, key } = opts.auth;
@@ -184,9 +233,6 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
 
 /** Binds a listener to its configured address; a clear start-up error when it cannot. */
 export async function listen(app: FastifyInstance, kind: ListenerKind, key: string, address: BindAddress): Promise<Listener> {
-  if (address.scheme === 'https') {
-    throw new StartupError(`Invalid configuration: ${key}=${address.raw}: HTTPS listeners are not supported yet`);
-  }
   try {
     if (address.scheme === 'unix') {
       await app.listen({ path: address.path ?? '' });

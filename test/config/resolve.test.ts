@@ -47,6 +47,8 @@ describe('resolveConfig defaults', () => {
       requestTimeoutS: 60,
       keepAliveTimeoutS: 72,
       maxHeaderSize: 8192,
+      drainTimeoutS: 30,
+      tls: {},
       cpuCount: 4,
       logLocation: 'logs',
     });

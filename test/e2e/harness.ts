@@ -90,7 +90,7 @@ export interface Endpoints {
 
 /** Reads "<kind> API bind to: http://host:port" lines. */
 export function parseEndpoints(output: string): Endpoints {
-  const find = (kind: string) => new RegExp(`${kind} API bind to: (http://[^\\s]+)`, 'i').exec(output)?.[1];
+  const find = (kind: string) => new RegExp(`${kind} API bind to: (https?://[^\\s]+)`, 'i').exec(output)?.[1];
   const inference = find('inference');
   const management = find('management');
   if (!inference || !management) throw new Error(`No endpoints in output:\n${output}`);
