@@ -67,17 +67,23 @@ async function runForeground(options: CliOptions, daemonChild: boolean): Promise
     const loggers = createLoggers({ logLocation: config.logLocation, console: !daemonChild, debug: config.debug });
     writePid(process.pid);
     let stopping = false;
+    /**
+     * Node's exit joins every worker thread, and one inside a long native ONNX Runtime run cannot be
+     * interrupted: when work was cut short, the process ends itself with SIGKILL instead of waiting.
+     */
+    const hardExit = async (why: string) => {
+      loggers.main.warn(why);
+      removePid(process.pid);
+      await loggers.close();
+      process.kill(process.pid, 'SIGKILL');
+    };
     // First signal: drain (requests in progress finish, up to drain_timeout_s); a second one stops at once.
     const shutdown = async () => {
-      if (stopping) {
-        loggers.main.warn('Second stop signal: stopping now');
-        removePid(process.pid);
-        await loggers.close();
-        process.exit(1);
-      }
+      if (stopping) return hardExit('Second stop signal: stopping now');
       stopping = true;
       loggers.main.info('Shutting down the model server...');
-      await handle?.drain(config.drainTimeoutS * 1000);
+      const inTime = (await handle?.drain(config.drainTimeoutS * 1000)) ?? true;
+      if (!inTime) return hardExit('Model server stopped with requests still running (drain_timeout_s).');
       removePid(process.pid);
       loggers.main.info('Model server stopped.');
       await loggers.close();

@@ -340,7 +340,7 @@ export class WorkerPool {
     let settleStart!: (r: StartResult) => void;
     const started = new Promise<StartResult>((resolve) => (settleStart = resolve));
     const lane = createLane();
-    const thread = spawnWorker(lane.worker);
+    const thread = spawnWorker(lane.worker, this.options.workerHeapLimitMb);
     const slot: Slot = {
       id: nextWorkerId++,
       thread,

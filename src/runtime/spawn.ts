@@ -13,8 +13,16 @@ export interface WorkerBoot {
   bell: SharedArrayBuffer;
 }
 
-export function spawnWorker(boot: WorkerBoot): Worker {
-  const options = { workerData: boot, transferList: [boot.port] };
+/**
+ * `heapLimitMb`: the thread's V8 old-generation limit (Worker resourceLimits); a handler that
+ * exceeds it ends that thread only (ERR_WORKER_OUT_OF_MEMORY), never the server. 0: Node's default.
+ */
+export function spawnWorker(boot: WorkerBoot, heapLimitMb = 0): Worker {
+  const options = {
+    workerData: boot,
+    transferList: [boot.port],
+    ...(heapLimitMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: heapLimitMb } } : {}),
+  };
   if (!fromSource) return new Worker(new URL('./worker-main.js', import.meta.url), options);
   const entry = new URL('./worker-main.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');

@@ -139,6 +139,8 @@ export interface WorkerPoolOptions {
    * 0 or undefined: never.
    */
   busyPollUs?: number;
+  /** V8 heap limit of each worker thread, MB (0/undefined: Node's default); see spawn.ts. */
+  workerHeapLimitMb?: number;
   /** Told about every request, batch and worker event (the metrics, src/metrics). */
   observer?: PoolObserver;
 }

@@ -121,6 +121,35 @@ describe('failures', () => {
     }
   });
 
+  it.each([
+    ['runs out of its heap limit', `const keep = []; for (;;) keep.push(new Array(1e6).fill(Math.random()));`, { workerHeapLimitMb: 48 }],
+    ['throws from a timer (an exception that escapes the handler)', `setTimeout(() => { throw new Error('escaped'); }, 0); return new Promise(() => {});`, {}],
+  ] as const)('replaces a worker that %s; the in-flight job gets "Worker died."', async (_what, code, options) => {
+    const { dir: modelDir, cleanup: rmDir } = await tempDir();
+    try {
+      await writeFile(
+        path.join(modelDir, 'bad.mjs'),
+        `export function handle(batch) {
+           const text = new TextDecoder().decode(batch[0].parts[0].data);
+           if (text === 'boom') { ${code} }
+           return batch.map(() => 'ok ' + text);
+         }`,
+      );
+      const p = await startPool(mlpPath, { modelDir, handler: 'bad.mjs', ...options });
+      pools.push(p);
+      const say = (text: string) => p.submit({ parts: [{ name: 'body', data: new TextEncoder().encode(text) }], headers: {} });
+      expect(new TextDecoder().decode((await say('a')).body)).toBe('ok a');
+      const err = await within(rejection(say('boom')), 20_000, 'job of the dying worker');
+      expect([err.status, err.message]).toEqual([500, 'Worker died.']);
+      const after = await within(say('b'), 20_000, 'job after the replacement');
+      expect(new TextDecoder().decode(after.body)).toBe('ok b');
+      expect(p.stats().workerDeaths).toBe(1);
+      expect(p.readyWorkers()).toBe(1);
+    } finally {
+      await rmDir();
+    }
+  });
+
   it('reports a worker that cannot load as a start failure, and takes no jobs', async () => {
     const bad = path.join(dir, 'broken.onnx');
     await writeFile(bad, 'not an onnx model');
