@@ -12,6 +12,7 @@ import { inferenceRouter } from './http/inference.js';
 import { createListener, listen, type Listener } from './http/listener.js';
 import { isModelApiCall, managementRouter } from './http/management.js';
 import { metricsRouter } from './http/metrics.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import { methodNotAllowed, serviceUnavailable } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
 import { TokenAuthority, tokenBanner } from './security/tokens.js';
@@ -87,14 +88,30 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   dumpConfiguration(config, loggers, cwd);
   // The inference API's connections tell the batcher whether a partial batch can still grow.
   const arrivals = new ArrivalTracker();
-  const registry = new ModelRegistry(config, loggers.main, { tempRoot: options.tempRoot ?? config.tempDir ?? os.tmpdir(), cwd, arrivals });
+  const metrics = new ServerMetrics({ mode: config.metricsMode, logLine: (line) => loggers.metrics.info(line) });
+  const registry = new ModelRegistry(config, loggers.main, {
+    tempRoot: options.tempRoot ?? config.tempDir ?? os.tmpdir(),
+    cwd,
+    arrivals,
+    observerFor: (model, version) => metrics.forModel(model, version),
+  });
+  metrics.setModelsSource(() =>
+    registry.allRegistered().map((v) => ({
+      model: v.name,
+      version: v.version,
+      queueDepth: v.pool.queueStatus().pendingRequests,
+      workers: { ...v.pool.workerCounts(), target: v.pool.workerTarget().minWorkers },
+    })),
+  );
   const listeners: Listener[] = [];
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
+      metrics.close();
       await registry.shutdown();
     })());
+  const onResponse = (status: number) => metrics.httpResponse(status);
   let draining = false;
   const inFlight = { count: 0 };
   const drainingOption = { active: () => draining, reply: drainingReply };
@@ -129,6 +146,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       arrivals,
       draining: drainingOption,
       inFlight,
+      onResponse,
       ...tlsFor(config.inferenceAddress),
       ...(tokens ? { auth: { authority: tokens, key: 'inference' as const } } : {}),
     });
@@ -140,14 +158,24 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       gate: (method, segments) => (!config.enableModelApi && isModelApiCall(method, segments) ? methodNotAllowed() : undefined),
       draining: drainingOption,
       inFlight,
+      onResponse,
       ...tlsFor(config.managementAddress),
       ...(tokens ? { auth: { authority: tokens, key: 'management' as const } } : {}),
     });
     listeners.push(await listen(inference, 'inference', 'inference_address', config.inferenceAddress));
     listeners.push(await listen(management, 'management', 'management_address', config.managementAddress));
     if (config.enableMetricsApi) {
-      const metrics = createListener({ kind: 'metrics', router: metricsRouter(), config, accessLog: loggers.access, draining: drainingOption, inFlight, ...tlsFor(config.metricsAddress) });
-      listeners.push(await listen(metrics, 'metrics', 'metrics_address', config.metricsAddress));
+      const metricsListener = createListener({
+        kind: 'metrics',
+        router: metricsRouter(metrics),
+        config,
+        accessLog: loggers.access,
+        draining: drainingOption,
+        inFlight,
+        onResponse,
+        ...tlsFor(config.metricsAddress),
+      });
+      listeners.push(await listen(metricsListener, 'metrics', 'metrics_address', config.metricsAddress));
     }
   } catch (err) {
     await close();

@@ -26,6 +26,8 @@ export interface Loggers {
   main: Logger;
   /** One line per HTTP request: console, ts_log.log and `<logLocation>/access_log.log`. */
   access: Logger;
+  /** TS_METRICS lines (log/legacy metrics modes): console, ts_log.log and `<metricsLocation>/ts_metrics.log`. */
+  metrics: Logger;
   /** Flushes and closes the log files. */
   close(): Promise<void>;
 }
@@ -139,6 +141,8 @@ function fileSink(file: string): Sink {
 
 export interface LoggingOptions {
   logLocation: string;
+  /** Where ts_metrics.log goes (`METRICS_LOCATION`, TorchServe's); default: logLocation. */
+  metricsLocation?: string;
   /** Echo to stdout (false for quiet tests). */
   console: boolean;
   debug?: boolean;
@@ -150,15 +154,18 @@ export function createLoggers(opts: LoggingOptions): Loggers {
   hookExit();
   const tsLog = fileSink(path.join(opts.logLocation, 'ts_log.log'));
   const accessLog = fileSink(path.join(opts.logLocation, 'access_log.log'));
+  const metricsLog = fileSink(path.join(opts.metricsLocation ?? opts.logLocation, 'ts_metrics.log'));
   const consoleSink = opts.console ? bufferedSink((text) => void process.stdout.write(text)) : undefined;
 
-  const logger = (name: string, access: boolean): Logger => {
+  /** `side`: the logger's own file (`<stamp> - <msg>` lines, written lazily like the access log). */
+  const logger = (name: string, side?: Sink): Logger => {
+    const prompt = side === undefined;
     const line = (level: Level, msg: string) => {
       const stamp = now();
       const full = `${stamp} [${level.padEnd(5)}] main ${name} - ${msg}\n`;
-      consoleSink?.write(full, !access);
-      tsLog.write(full, !access);
-      if (access) accessLog.write(`${stamp} - ${msg}\n`, false);
+      consoleSink?.write(full, prompt);
+      tsLog.write(full, prompt);
+      side?.write(`${stamp} - ${msg}\n`, false);
     };
     return {
       debug: opts.debug ? (m) => line('DEBUG', m) : () => undefined,
@@ -169,10 +176,11 @@ export function createLoggers(opts: LoggingOptions): Loggers {
   };
 
   return {
-    main: logger('org.onnxserve.ModelServer', false),
-    access: logger('ACCESS_LOG', true),
+    main: logger('org.onnxserve.ModelServer'),
+    access: logger('ACCESS_LOG', accessLog),
+    metrics: logger('TS_METRICS', metricsLog),
     close: async () => {
-      await Promise.all([consoleSink?.close(), tsLog.close(), accessLog.close()]);
+      await Promise.all([consoleSink?.close(), tsLog.close(), accessLog.close(), metricsLog.close()]);
     },
   };
 }

@@ -64,7 +64,12 @@ async function runForeground(options: CliOptions, daemonChild: boolean): Promise
   let handle: ServerHandle | undefined;
   try {
     const config = resolve(options);
-    const loggers = createLoggers({ logLocation: config.logLocation, console: !daemonChild, debug: config.debug });
+    const loggers = createLoggers({
+      logLocation: config.logLocation,
+      ...(process.env.METRICS_LOCATION ? { metricsLocation: process.env.METRICS_LOCATION } : {}),
+      console: !daemonChild,
+      debug: config.debug,
+    });
     writePid(process.pid);
     let stopping = false;
     /**

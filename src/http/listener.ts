@@ -35,6 +35,8 @@ export interface ListenerOptions {
   draining?: { active(): boolean; reply?(method: string, segments: string[]): HttpResult | undefined };
   /** Serve HTTPS with this key material (an `https://` address); plain HTTP gets TorchServe's 403. */
   tls?: TlsMaterial;
+  /** Told the status of every response (the Requests2XX/4XX/5XX metrics). */
+  onResponse?: (status: number) => void;
   /** Requests received and not yet answered, across listeners (what a drain waits for). */
   inFlight?: { count: number };
   /** Token authorization (spec §5): which key this listener requires; absent when disabled. */
@@ -121,6 +123,7 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
     http: { maxHeaderSize: config.maxHeaderSize, connectionsCheckingInterval: CONNECTION_CHECK_MS },
     genReqId: () => randomUUID(),
     clientErrorHandler: (err, socket) => {
+      opts.onResponse?.(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
       if (socket.writable) socket.end(clientErrorReply(err));
       else socket.destroy();
     },
@@ -141,8 +144,10 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
   // A callback hook: an async one costs a promise and a microtask turn per request.
   const arrivals = opts.arrivals;
   arrivals?.attach(app.server, opts.tls !== undefined);
+  const onResponse = opts.onResponse;
   app.addHook('onResponse', (req, r, done) => {
     arrivals?.answered(req.raw.socket);
+    onResponse?.(r.statusCode);
     opts.accessLog.info(`${remoteOf(req)} "${req.method} ${req.url} HTTP/${req.raw.httpVersion}" ${r.statusCode} ${Math.round(r.elapsedTime)}`);
     done();
   });

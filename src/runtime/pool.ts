@@ -235,6 +235,19 @@ export class WorkerPool {
     };
   }
 
+  /** Workers by state, for metrics: ready = loaded (idle or busy). */
+  workerCounts(): { ready: number; busy: number; starting: number } {
+    let ready = 0;
+    let busy = 0;
+    let starting = 0;
+    for (const s of this.slots.values()) {
+      if (s.state === 'idle' || s.state === 'busy') ready++;
+      if (s.state === 'busy') busy++;
+      else if (s.state === 'starting') starting++;
+    }
+    return { ready, busy, starting };
+  }
+
   readyWorkers(): number {
     let n = 0;
     for (const s of this.slots.values()) if (s.state === 'idle' || s.state === 'busy') n++;
