@@ -94,6 +94,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     cwd,
     arrivals,
     observerFor: (model, version) => metrics.forModel(model, version),
+    loadLimits: config.loadLimits,
   });
   metrics.setModelsSource(() =>
     registry.allRegistered().map((v) => ({

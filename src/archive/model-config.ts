@@ -1,4 +1,4 @@
-import { isMap, parseDocument } from 'yaml';
+import { isMap, Lexer, parseDocument, Parser } from 'yaml';
 import type { ModelYamlConfig } from './types.js';
 
 export interface ParsedModelConfig {
@@ -125,13 +125,69 @@ function absent(reason: string): ParsedModelConfig {
   return { config: undefined, warnings: [`Failed to parse model config yaml file: ${reason}`] };
 }
 
+/** SnakeYAML 2's LoaderOptions default (nestingDepthLimit): deeper collections fail the document. */
+export const MAX_MODEL_CONFIG_DEPTH = 50;
+/**
+ * Characters (code points) a model-config.yaml may have. SnakeYAML's default (codePointLimit) is
+ * 3 Mi, but parsing a 3 Mi document here blocks the event loop for several seconds (1 Mi: about
+ * three), and registration parses on the main thread; real ones are a few hundred bytes, so
+ * 256 Ki. Same text as SnakeYAML's when exceeded.
+ */
+export const MAX_MODEL_CONFIG_CODE_POINTS = 256 * 1024;
+
+export interface ModelConfigLimits {
+  /** Code points allowed (default MAX_MODEL_CONFIG_CODE_POINTS). */
+  maxCodePoints?: number;
+  /** Nesting of collections allowed (default MAX_MODEL_CONFIG_DEPTH). */
+  maxDepth?: number;
+}
+
+/** SnakeYAML's text for a document over the code-point limit (also used before reading an oversized file). */
+export const tooManyCodePoints = (max: number) => `The incoming YAML document exceeds the limit: ${max} code points.`;
+
+function codePoints(text: string, stopAfter: number): number {
+  let n = 0;
+  for (let i = 0; i < text.length && n <= stopAfter; i++, n++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+  }
+  return n;
+}
+
+const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
+
+/**
+ * Whether collections nest deeper than `max`, stopping as soon as they do. The yaml package composes documents
+ * recursively: a few thousand nested `[` overflow the stack, and V8 may then abort the whole
+ * process (a regexp compiled near the stack limit fails as "out of memory") instead of throwing.
+ * Its lexer and CST parser are iterative, so they measure the depth safely first.
+ */
+function nestingExceeds(text: string, max: number): boolean {
+  const parser = new Parser();
+  const deeper = () => parser.stack.reduce((n, t) => (COLLECTIONS.has(t.type) ? n + 1 : n), 0) > max;
+  for (const lexeme of new Lexer().lex(text)) {
+    for (const _token of parser.next(lexeme));
+    if (parser.stack.length > max && deeper()) return true;
+  }
+  for (const _token of parser.end());
+  return false;
+}
+
 /**
  * Parses model-config.yaml (spec §7.3). YAML 1.2 core schema only: no custom or js tags, no
- * YAML 1.1 extras, alias expansion capped; a document TorchServe's safe SnakeYAML would reject
- * (syntax error, unknown tag, not a mapping) is reported and treated as absent.
+ * YAML 1.1 extras, alias expansion capped, nesting and size capped (SnakeYAML's limits, texts
+ * included); a document TorchServe's safe SnakeYAML would reject (syntax error, unknown tag, not
+ * a mapping, too deep, too big) is reported and treated as absent.
  * Wrong value types never fail the load: they produce a warning and the key is ignored.
  */
-export function parseModelConfig(text: string): ParsedModelConfig {
+export function parseModelConfig(text: string, limits: ModelConfigLimits = {}): ParsedModelConfig {
+  const maxCodePoints = limits.maxCodePoints ?? MAX_MODEL_CONFIG_CODE_POINTS;
+  const maxDepth = limits.maxDepth ?? MAX_MODEL_CONFIG_DEPTH;
+  if (text.length > maxCodePoints && codePoints(text, maxCodePoints) > maxCodePoints) return absent(tooManyCodePoints(maxCodePoints));
+  if (nestingExceeds(text, maxDepth)) return absent(`Nesting Depth exceeded max ${maxDepth}`);
   const doc = parseDocument(text, {
     schema: 'core',
     customTags: [],

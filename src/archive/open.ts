@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidModel } from '../errors.js';
 import { extractArchive } from './extract.js';
 import { manifestWarnings, parseManifest } from './manifest.js';
-import { parseModelConfig } from './model-config.js';
+import { MAX_MODEL_CONFIG_CODE_POINTS, parseModelConfig, tooManyCodePoints } from './model-config.js';
 import { isInside } from './safe-path.js';
 import type { Manifest, ModelArchive, ModelYamlConfig } from './types.js';
 
@@ -20,14 +20,36 @@ export interface OpenArchiveOptions {
   maxUnpackedBytes?: number;
   /** Entry-count limit, default 10000. */
   maxEntries?: number;
+  /** MAR-INF/MANIFEST.json size limit in bytes, default DEFAULT_MAX_MANIFEST_BYTES. */
+  maxManifestBytes?: number;
+  /** model-config.yaml size limit in code points, default MAX_MODEL_CONFIG_CODE_POINTS. */
+  maxConfigCodePoints?: number;
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
+/** MAR-INF/MANIFEST.json larger than this is refused (the archiver writes a few hundred bytes). */
+export const DEFAULT_MAX_MANIFEST_BYTES = 1024 * 1024;
+
+type Read = { text: string } | { tooLarge: true } | undefined;
+
+/**
+ * A file's text, `undefined` when it does not exist, `{ tooLarge }` (unread) past `maxBytes`.
+ * Only regular files are read: anything else is an error for the caller's 500.
+ */
+async function readCapped(file: string, maxBytes: number): Promise<Read> {
+  let fh;
   try {
-    return await readFile(file, 'utf8');
+    fh = await open(file, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`${path.basename(file)} is not a regular file`);
+    if (st.size > maxBytes) return { tooLarge: true };
+    return { text: await fh.readFile('utf8') };
+  } finally {
+    await fh.close();
   }
 }
 
@@ -56,28 +78,40 @@ async function effectiveFolder(dir: string): Promise<string> {
   return (await stat(only)).isDirectory() ? only : dir;
 }
 
+/** Reads and parses a model-config.yaml; one too big to be worth reading counts as a parse failure (config absent). */
+async function readConfig(file: string, maxCodePoints: number): Promise<ReturnType<typeof parseModelConfig> | undefined> {
+  // UTF-8 takes at most 4 bytes per code point: a file past that cannot be within the limit.
+  const read = await readCapped(file, maxCodePoints * 4);
+  if (read === undefined) return undefined;
+  if ('tooLarge' in read) return { warnings: [`Failed to parse model config yaml file: ${tooManyCodePoints(maxCodePoints)}`] };
+  return parseModelConfig(read.text, { maxCodePoints });
+}
+
 async function loadConfig(
   dir: string,
   manifest: Manifest,
   hasManifest: boolean,
+  maxCodePoints: number,
 ): Promise<{ config?: ModelYamlConfig; warnings: string[] }> {
   const named = manifest.model.configFile;
   if (named !== undefined && named !== '') {
-    const text = await readIfExists(fileInArchive(dir, named, 'configFile'));
-    if (text === undefined) {
+    const parsed = await readConfig(fileInArchive(dir, named, 'configFile'), maxCodePoints);
+    if (parsed === undefined) {
       throw invalidModel(`Model config file "${named}" named in ${MANIFEST_PATH} was not found in the model archive`);
     }
-    return parseModelConfig(text);
+    return parsed;
   }
   if (hasManifest) return { warnings: [] };
-  const text = await readIfExists(path.join(dir, DEFAULT_CONFIG_FILE));
-  return text === undefined ? { warnings: [] } : parseModelConfig(text);
+  return (await readConfig(path.join(dir, DEFAULT_CONFIG_FILE), maxCodePoints)) ?? { warnings: [] };
 }
 
-async function describe(dir: string, cleanup: () => Promise<void>): Promise<ModelArchive> {
-  const manifestText = await readIfExists(path.join(dir, MANIFEST_PATH));
+async function describe(dir: string, cleanup: () => Promise<void>, options: OpenArchiveOptions): Promise<ModelArchive> {
+  const maxManifest = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+  const read = await readCapped(path.join(dir, MANIFEST_PATH), maxManifest);
+  if (read !== undefined && 'tooLarge' in read) throw invalidModel(`${MANIFEST_PATH} is larger than ${maxManifest} bytes`);
+  const manifestText = read?.text;
   const manifest = parseManifest(manifestText);
-  const { config, warnings } = await loadConfig(dir, manifest, manifestText !== undefined);
+  const { config, warnings } = await loadConfig(dir, manifest, manifestText !== undefined, options.maxConfigCodePoints ?? MAX_MODEL_CONFIG_CODE_POINTS);
   const archive: ModelArchive = {
     dir,
     manifest,
@@ -97,7 +131,7 @@ async function describe(dir: string, cleanup: () => Promise<void>): Promise<Mode
  */
 export async function openArchive(source: string, options: OpenArchiveOptions): Promise<ModelArchive> {
   if ((await stat(source)).isDirectory()) {
-    return describe(await effectiveFolder(path.resolve(source)), async () => {});
+    return describe(await effectiveFolder(path.resolve(source)), async () => {}, options);
   }
 
   const parent = path.resolve(options.tempRoot, 'models');
@@ -109,7 +143,7 @@ export async function openArchive(source: string, options: OpenArchiveOptions): 
   });
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
-    return await describe(dir, cleanup);
+    return await describe(dir, cleanup, options);
   } catch (e) {
     await cleanup();
     throw e;

@@ -77,6 +77,10 @@ const PLAIN_ENV_KEYS = [
   'keep_alive_timeout_s',
   'max_header_size',
   'drain_timeout_s',
+  'max_model_download_size',
+  'model_download_timeout',
+  'max_model_unpacked_size',
+  'max_model_archive_entries',
 ] as const;
 
 /** env var name → property key. */

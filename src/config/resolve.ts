@@ -92,6 +92,16 @@ function deepFreeze<T>(value: T): T {
 const nonEmpty = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
 
 /** Integer keys TorchServe parses at start-up that we don't otherwise use: checked, so typos surface. */
+/** A byte count that may pass Java's int range (a positive whole number up to 2^53). */
+function longProp(props: Record<string, string>, key: string, def: number): number {
+  const raw = props[key];
+  if (raw === undefined) return def;
+  const t = raw.trim();
+  const n = /^\+?\d+$/.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new StartupError(`Invalid configuration: ${key} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
 /** Covers a worker wake-up plus a tiny model's run on the 2-core VM (docs/architecture.md, "Busy polling"). */
 export const DEFAULT_BUSY_POLL_US = 300;
 
@@ -170,6 +180,12 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   const keepAliveTimeoutS = intProp(props, 'keep_alive_timeout_s', 72, true);
   const maxHeaderSize = intProp(props, 'max_header_size', 8192, true);
   const drainTimeoutS = intProp(props, 'drain_timeout_s', 30);
+  const loadLimits = {
+    maxDownloadBytes: longProp(props, 'max_model_download_size', 4 * 1024 ** 3),
+    downloadTimeoutMs: intProp(props, 'model_download_timeout', 600, true) * 1000,
+    maxUnpackedBytes: longProp(props, 'max_model_unpacked_size', 4 * 1024 ** 3),
+    maxEntries: intProp(props, 'max_model_archive_entries', 10_000, true),
+  };
   for (const key of CHECKED_ONLY_INT_KEYS) intProp(props, key, 0);
 
   const envelope = serviceEnvelope(props.service_envelope);
@@ -230,6 +246,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     keepAliveTimeoutS,
     maxHeaderSize,
     drainTimeoutS,
+    loadLimits,
     tls: {
       ...(nonEmpty(props.certificate_file) ? { certificateFile: props.certificate_file } : {}),
       ...(nonEmpty(props.private_key_file) ? { privateKeyFile: props.private_key_file } : {}),

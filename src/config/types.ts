@@ -92,6 +92,11 @@ export interface ServerConfig {
   maxHeaderSize: number;
   /** `drain_timeout_s` (onnxserve's, Triton's 30 s): how long a graceful stop waits for requests in progress. */
   drainTimeoutS: number;
+  /**
+   * What one registration may download and unpack (onnxserve's keys `max_model_download_size`,
+   * `model_download_timeout` in seconds, `max_model_unpacked_size`, `max_model_archive_entries`).
+   */
+  loadLimits: { maxDownloadBytes: number; downloadTimeoutMs: number; maxUnpackedBytes: number; maxEntries: number };
   /** Key material for `https://` addresses (read only when one is configured; http/tls.ts). */
   tls: {
     certificateFile?: string;

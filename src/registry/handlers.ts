@@ -4,10 +4,29 @@
  * The worker's loader (handlers/loader.ts) reads specs with the same parseHandlerSpec.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { ModelYamlConfig } from '../archive/types.js';
 import { invalidModel } from '../errors.js';
 import { BUILTIN_HANDLER_NAMES } from '../handlers/builtin/names.js';
 import { moduleInside, parseHandlerSpec, supportedHandlersText } from '../handlers/spec.js';
+
+/**
+ * Whether `file` is a regular file inside `modelDir`, also after resolving links (a folder model
+ * may hold a link to somewhere else). The worker's loader checks the same again before importing.
+ * File-system errors (a name too long, a link loop) count as "not there": their texts name the
+ * private extraction folder and must not reach a client.
+ */
+function isModuleFileInside(modelDir: string, file: string): boolean {
+  const full = moduleInside(modelDir, file);
+  if (!full) return false;
+  try {
+    const root = fs.realpathSync(modelDir);
+    const real = fs.realpathSync(full);
+    return real.startsWith(root + path.sep) && fs.statSync(real).isFile();
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Returns the handler spec to hand to workers: undefined for the default ONNX handler, else the
@@ -27,8 +46,7 @@ export function checkHandler(handler: string | undefined, modelDir: string): str
     case 'python':
       throw invalidModel(`Handler "${name}" is a Python handler, which onnxserve cannot run. ${supported()}`);
     case 'module': {
-      const full = moduleInside(modelDir, spec.file);
-      if (full && fs.statSync(full, { throwIfNoEntry: false })?.isFile()) return name;
+      if (isModuleFileInside(modelDir, spec.file)) return name;
       throw invalidModel(`Handler "${name}" was not found in the model archive. ${supported()}`);
     }
     case 'unknown':

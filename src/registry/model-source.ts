@@ -4,12 +4,12 @@
  * download, then a file in the model store or a folder.
  */
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
+import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { openArchive } from '../archive/index.js';
+import { DEFAULT_MAX_UNPACKED_BYTES, type ExtractLimits, openArchive } from '../archive/index.js';
 import type { ModelArchive } from '../archive/types.js';
 import { ServeError, downloadFailed, internalError, modelNotFound } from '../errors.js';
 
@@ -18,8 +18,16 @@ export interface SourceContext {
   allowedUrls: readonly RegExp[];
   tempRoot: string;
   cwd: string;
+  /** Download size limit in bytes (default DEFAULT_MAX_DOWNLOAD_BYTES). */
+  maxDownloadBytes?: number;
+  /** Download time limit in ms, redirects included (default DEFAULT_DOWNLOAD_TIMEOUT_MS). */
+  downloadTimeoutMs?: number;
+  /** Zip/gzip bomb limits for extraction (defaults: the archive module's). */
+  extractLimits?: ExtractLimits;
   /** Told why an archive could not be opened (the client only sees TorchServe's fixed text). */
   onOpenFailure?: (url: string, err: unknown) => void;
+  /** Told why a download failed (the client only sees TorchServe's fixed text). */
+  onDownloadFailure?: (url: string, err: unknown) => void;
 }
 
 export interface LocatedModel {
@@ -43,37 +51,160 @@ function archiveBaseName(url: string): string {
   return path.basename(url);
 }
 
+/** Downloads bigger than this are cut off (a model archive never unpacks to more than the extraction limit anyway). */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = DEFAULT_MAX_UNPACKED_BYTES;
 /** A download may take long (large models), but never forever: start-up waits on it. */
-const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+export const DEFAULT_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 const MAX_REDIRECTS = 5;
 
 /** Thrown when a redirect leads somewhere allowed_urls does not allow. */
 class RedirectRefused extends Error {}
 
-async function download(url: string, target: string, allowed: readonly RegExp[]): Promise<void> {
-  if (/^file:/i.test(url)) {
-    await fsp.copyFile(fileURLToPath(url), target, fs.constants.COPYFILE_EXCL);
-    return;
+/** Why a download stopped, for the log (the client only sees TorchServe's fixed text). */
+class DownloadError extends Error {}
+
+const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443', 'ftp:': '21' };
+
+/**
+ * The forms of `url` that allowed_urls must accept: the text as given (TorchServe's rule) and the
+ * URL that is actually fetched, after WHATWG normalisation. `http://h/models/%2e%2e/x` is fetched
+ * as `http://h/x` and `http://h/models\.%2e\x` as `http://h/x`, so a pattern for `/models/.*`
+ * must not let them through. An explicit default port (`:443`) that normalisation drops is kept.
+ */
+function fetchedForms(url: string): string[] | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
   }
-  const signal = AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS);
+  const forms = [parsed.href];
+  const explicitPort = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#\\@]*@)?(?:\[[^\]]*\]|[^/?#\\:]*):(\d+)(?=[/?#\\]|$)/i.exec(url)?.[1];
+  if (explicitPort !== undefined && parsed.port === '' && Number(explicitPort) === Number(DEFAULT_PORTS[parsed.protocol])) {
+    const auth = parsed.username ? `${parsed.username}${parsed.password ? `:${parsed.password}` : ''}@` : '';
+    forms.push(`${parsed.protocol}//${auth}${parsed.hostname}:${explicitPort}${parsed.pathname}${parsed.search}${parsed.hash}`);
+  }
+  return forms;
+}
+
+/**
+ * allowed_urls: every pattern is a case-insensitive full match (anchored when the config is read).
+ * The url must match as given and as it will be fetched (see fetchedForms); a url that does not
+ * parse can only fail to download, so the text match decides for it.
+ */
+export function matchesAllowedUrls(url: string, allowed: readonly RegExp[]): boolean {
+  // A global or sticky pattern would carry lastIndex from one test to the next (the config's are neither).
+  const patterns = allowed.map((re) => (re.global || re.sticky ? new RegExp(re.source, re.flags.replace(/[gy]/g, '')) : re));
+  const matches = (u: string) => patterns.some((re) => re.test(u));
+  if (!matches(url)) return false;
+  const forms = fetchedForms(url);
+  return forms === undefined || forms.some(matches);
+}
+
+export interface DownloadOptions {
+  allowedUrls: readonly RegExp[];
+  /** Bytes allowed (default DEFAULT_MAX_DOWNLOAD_BYTES); more fails the download. */
+  maxBytes?: number;
+  /** Wall-clock limit for the whole download, redirects included (default DEFAULT_DOWNLOAD_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+/** A pass-through that fails once more than `max` bytes went through. */
+function byteLimit(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      seen += chunk.length;
+      if (seen > max) done(new DownloadError(`the download is larger than ${max} bytes`));
+      else done(null, chunk);
+    },
+  });
+}
+
+/** Copies a file: URL's file (a regular file only: never a FIFO, device or folder). */
+async function copyLocalFile(url: string, out: FileHandle, max: number, signal: AbortSignal): Promise<void> {
+  // O_NONBLOCK: opening a FIFO must not hang a thread-pool thread waiting for a writer.
+  const src = await fsp.open(fileURLToPath(url), fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  try {
+    const st = await src.stat();
+    if (!st.isFile()) throw new DownloadError('not a regular file');
+    if (st.size > max) throw new DownloadError(`the file is larger than ${max} bytes`);
+    await pipeline(src.createReadStream(), byteLimit(max), out.createWriteStream(), { signal });
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * Writes the archive at `url` (http, https or file) into `out`. Redirects are followed by hand, at
+ * most MAX_REDIRECTS, each hop checked against allowed_urls before it is requested (a refused hop
+ * throws RedirectRefused). Size and time are limited; any failure throws, leaving `out` partly
+ * written for the caller to remove.
+ */
+export async function downloadInto(url: string, out: FileHandle, opts: DownloadOptions): Promise<void> {
+  const max = opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
+  const signal = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS);
+  if (/^file:/i.test(url)) return copyLocalFile(url, out, max, signal);
   let current = url;
   for (let hop = 0; ; hop++) {
-    // Redirects are followed by hand so every hop is checked against allowed_urls.
     const res = await fetch(current, { redirect: 'manual', signal });
     const location = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && location) {
       await res.body?.cancel();
-      if (hop >= MAX_REDIRECTS) throw new Error('too many redirects');
-      current = new URL(location, current).href;
-      if (!allowed.some((re) => re.test(current))) throw new RedirectRefused(current);
+      if (hop >= MAX_REDIRECTS) throw new DownloadError('too many redirects');
+      const next = new URL(location, current);
+      if (!matchesAllowedUrls(next.href, opts.allowedUrls)) throw new RedirectRefused(next.href);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new DownloadError(`redirect to a ${next.protocol} URL`);
+      current = next.href;
       continue;
     }
     if (!res.ok || !res.body) {
       await res.body?.cancel();
-      throw new Error(`HTTP ${res.status}`);
+      throw new DownloadError(`HTTP ${res.status}`);
     }
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(target, { flags: 'wx' }), { signal });
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > max) {
+      await res.body.cancel();
+      throw new DownloadError(`Content-Length ${declared} is larger than ${max} bytes`);
+    }
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    await pipeline(body, byteLimit(max), out.createWriteStream(), { signal });
     return;
+  }
+}
+
+/** Removes a (partial) download; a failure is logged, never thrown (its text would name the model store). */
+async function removeDownload(file: string, url: string, ctx: SourceContext): Promise<void> {
+  await fsp.rm(file, { force: true }).catch((err: unknown) => ctx.onDownloadFailure?.(url, err));
+}
+
+/**
+ * Downloads into `<store>/<fileName>`, created here exclusively (an existing file, even one another
+ * registration is downloading right now, is TorchServe's 500 and is never touched). On any failure
+ * the partial file is removed before the error is thrown.
+ */
+async function downloadToStore(url: string, target: string, fileName: string, ctx: SourceContext): Promise<void> {
+  let out: FileHandle;
+  try {
+    out = await fsp.open(target, 'wx', 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw internalError(`Model file already exists ${fileName}`);
+    ctx.onDownloadFailure?.(url, err);
+    throw downloadFailed(`Failed to download archive from: ${url}`);
+  }
+  try {
+    await downloadInto(url, out, {
+      allowedUrls: ctx.allowedUrls,
+      ...(ctx.maxDownloadBytes === undefined ? {} : { maxBytes: ctx.maxDownloadBytes }),
+      ...(ctx.downloadTimeoutMs === undefined ? {} : { timeoutMs: ctx.downloadTimeoutMs }),
+    });
+    await out.close();
+  } catch (err) {
+    await out.close().catch(() => undefined);
+    await removeDownload(target, url, ctx);
+    if (err instanceof RedirectRefused) throw modelNotFound(`Given URL ${err.message} does not match any allowed URL(s)`);
+    ctx.onDownloadFailure?.(url, err);
+    throw downloadFailed(`Failed to download archive from: ${url}`);
   }
 }
 
@@ -93,17 +224,11 @@ export async function locateModel(url: string, ctx: SourceContext): Promise<Loca
 
   const fileName = archiveBaseName(url);
   let downloadedTo: string | undefined;
-  if (ctx.allowedUrls.some((re) => re.test(url))) {
+  if (matchesAllowedUrls(url, ctx.allowedUrls)) {
     if (!fileName || fileName.includes('/') || fileName.includes('\\')) throw downloadFailed(`Failed to download archive from: ${url}`);
     const target = path.join(store, fileName);
     if (fs.existsSync(target)) throw internalError(`Model file already exists ${fileName}`);
-    try {
-      await download(url, target, ctx.allowedUrls);
-    } catch (err) {
-      await fsp.rm(target, { force: true });
-      if (err instanceof RedirectRefused) throw modelNotFound(`Given URL ${err.message} does not match any allowed URL(s)`);
-      throw downloadFailed(`Failed to download archive from: ${url}`);
-    }
+    await downloadToStore(url, target, fileName, ctx);
     downloadedTo = target;
   } else if (URL_LIKE.test(url)) {
     throw modelNotFound(`Given URL ${url} does not match any allowed URL(s)`);
@@ -117,10 +242,10 @@ export async function locateModel(url: string, ctx: SourceContext): Promise<Loca
   if (!source) throw modelNotFound(`Model not found at: ${url}`);
 
   try {
-    const archive = await openArchive(source, { tempRoot: ctx.tempRoot });
+    const archive = await openArchive(source, { tempRoot: ctx.tempRoot, ...ctx.extractLimits });
     return { archive, fileName, downloadedTo };
   } catch (err) {
-    if (downloadedTo) await fsp.rm(downloadedTo, { force: true });
+    if (downloadedTo) await removeDownload(downloadedTo, url, ctx);
     if (err instanceof ServeError) throw err;
     ctx.onOpenFailure?.(url, err);
     // Hostile entries (zip slip, links) and unreadable archives: TorchServe's reply.

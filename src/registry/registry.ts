@@ -22,7 +22,7 @@ import {
 import type { Logger } from '../logging.js';
 import { WorkerPool } from '../runtime/pool.js';
 import { parseOrtSection } from '../runtime/session.js';
-import type { ArrivalHint, OrtSessionSettings } from '../runtime/types.js';
+import type { ArrivalHint, OrtSessionSettings, PoolObserver } from '../runtime/types.js';
 import { checkHandler, handlerYamlConfig } from './handlers.js';
 import { locateModel } from './model-source.js';
 import { ModelVersion } from './model-version.js';
@@ -72,6 +72,22 @@ export interface RegistryOptions {
   cwd: string;
   /** Handed to every pool: whether more requests may be on their way (the batching rule). */
   arrivals?: ArrivalHint;
+  /** The metrics' observer for a model version's pool (src/metrics). */
+  observerFor?: (model: string, version: string) => PoolObserver;
+  /** Download and extraction limits (defaults: model-source's and the archive module's). */
+  loadLimits?: LoadLimits;
+}
+
+/** Limits on what one registration may download and unpack. */
+export interface LoadLimits {
+  /** Bytes one download may bring (default DEFAULT_MAX_DOWNLOAD_BYTES, 4 GiB). */
+  maxDownloadBytes?: number;
+  /** Wall-clock limit of one download in ms (default DEFAULT_DOWNLOAD_TIMEOUT_MS, 10 min). */
+  downloadTimeoutMs?: number;
+  /** Total bytes an archive may unpack to (default 4 GiB). */
+  maxUnpackedBytes?: number;
+  /** Entries an archive may hold (default 10000). */
+  maxEntries?: number;
 }
 
 export function defaultRegisterRequest(url: string, config: ServerConfig): RegisterRequest {
@@ -100,21 +116,36 @@ export class ModelRegistry {
     if (req.runtime !== undefined && !(RUNTIMES as readonly string[]).includes(req.runtime)) {
       throw badRequest(`Invalid RuntimeType value: ${req.runtime}`);
     }
+    const limits = this.options.loadLimits ?? {};
     const located = await locateModel(req.url, {
       modelStore: this.config.modelStore,
       allowedUrls: this.config.allowedUrls,
       tempRoot: this.options.tempRoot,
       cwd: this.options.cwd,
+      ...(limits.maxDownloadBytes === undefined ? {} : { maxDownloadBytes: limits.maxDownloadBytes }),
+      ...(limits.downloadTimeoutMs === undefined ? {} : { downloadTimeoutMs: limits.downloadTimeoutMs }),
+      extractLimits: {
+        ...(limits.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: limits.maxUnpackedBytes }),
+        ...(limits.maxEntries === undefined ? {} : { maxEntries: limits.maxEntries }),
+      },
       onOpenFailure: (url, err) => this.logger.error(`Failed to open model archive ${url}: ${String(err)}`),
+      onDownloadFailure: (url, err) => this.logger.error(`Failed to download archive from ${url}: ${String(err)}`),
     });
     const { archive } = located;
     let version: ModelVersion;
     try {
       version = this.createVersion(req, archive, located.fileName, located.downloadedTo, startup);
     } catch (err) {
-      await archive.cleanup();
-      if (located.downloadedTo) await fsp.rm(located.downloadedTo, { force: true });
-      throw err;
+      await archive.cleanup().catch((e: unknown) => this.logger.warn(`Cleanup of ${archive.dir} failed: ${String(e)}`));
+      if (located.downloadedTo) {
+        const file = located.downloadedTo;
+        await fsp.rm(file, { force: true }).catch((e: unknown) => this.logger.warn(`Removing ${file} failed: ${String(e)}`));
+      }
+      if (err instanceof ServeError) throw err;
+      // A file-system error here (a name too long, a link loop...) would name the private
+      // extraction folder: the log gets it, the client TorchServe's fixed text.
+      this.logger.error(`Failed to register model ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      throw internalError(`Failed to save model: ${req.url}`);
     }
     for (const w of archive.warnings) this.logger.warn(`${version.name}: ${w}`);
     this.add(version);
@@ -190,6 +221,7 @@ export class ModelRegistry {
         ort,
         ...(this.options.arrivals === undefined ? {} : { arrivals: this.options.arrivals }),
         busyPollUs: this.config.busyPollUs,
+        ...(this.options.observerFor ? { observer: this.options.observerFor(name, versionId) } : {}),
       },
       this.logger,
     );
@@ -318,7 +350,10 @@ export class ModelRegistry {
     } finally {
       clearTimeout(timer);
       await v.archive.cleanup().catch((err: unknown) => this.logger.warn(`Cleanup of ${v.archive.dir} failed: ${String(err)}`));
-      if (v.downloadedTo) await fsp.rm(v.downloadedTo, { force: true });
+      // A file-system error would name the model store: the log gets it, the client nothing.
+      if (v.downloadedTo) {
+        await fsp.rm(v.downloadedTo, { force: true }).catch((err: unknown) => this.logger.warn(`Removing ${v.downloadedTo} failed: ${String(err)}`));
+      }
     }
   }
 
