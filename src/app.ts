@@ -13,6 +13,8 @@ import { createListener, listen, type Listener } from './http/listener.js';
 import { isModelApiCall, managementRouter } from './http/management.js';
 import { metricsRouter } from './http/metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
+import { snapshotDir } from './snapshot/store.js';
+import { SnapshotWriter } from './snapshot/writer.js';
 import { methodNotAllowed, serviceUnavailable } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
 import { TokenAuthority, tokenBanner } from './security/tokens.js';
@@ -106,12 +108,18 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   );
   const listeners: Listener[] = [];
   let closing: Promise<void> | undefined;
+  // Config snapshots (spec §8): on start, on every model change, on shutdown; never with --ncs.
+  const snapshots = config.noConfigSnapshots
+    ? undefined
+    : new SnapshotWriter({ dir: snapshotDir(cwd, config.logLocation), properties: config.properties, models: () => registry.snapshotModels(), log: loggers.main });
   const close = () =>
     (closing ??= (async () => {
       await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
       metrics.close();
+      if (started) snapshots?.write('shutdown');
       await registry.shutdown();
     })());
+  let started = false;
   const onResponse = (status: number) => metrics.httpResponse(status);
   let draining = false;
   const inFlight = { count: 0 };
@@ -138,7 +146,10 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   try {
     tokens = config.disableTokenAuthorization ? undefined : createTokens(config, cwd);
     if (tokens) loggers.main.info(tokenBanner(tokens.file));
-    await registry.loadStartupModels(config.loadModels, () => storeEntries(config.modelStore));
+    for (const w of config.startupWarnings) loggers.main.warn(w);
+    // A config (file or snapshot) with model_snapshot restores those models instead of load_models.
+    if (config.modelSnapshot) await registry.restoreSnapshot(config.modelSnapshot);
+    else await registry.loadStartupModels(config.loadModels, () => storeEntries(config.modelStore));
     const inference = createListener({
       kind: 'inference',
       router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize, log: loggers.main }),
@@ -183,6 +194,11 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     throw err;
   }
   for (const l of listeners) loggers.main.info(`${l.kind[0]?.toUpperCase()}${l.kind.slice(1)} API bind to: ${l.url}`);
+  started = true;
+  if (snapshots) {
+    snapshots.write('startup');
+    registry.onChange = () => snapshots.write('snapshot');
+  }
   loggers.main.info('Model server started.');
   return { registry, listeners, close, drain, ...(tokens ? { tokens } : {}) };
 }

@@ -10,6 +10,7 @@ import type { ModelArchive } from '../archive/types.js';
 import { SERVICE_ENVELOPES, type ServerConfig, type ServiceEnvelope } from '../config/types.js';
 import {
   ServeError,
+  StartupError,
   badRequest,
   conflict,
   invalidModel,
@@ -25,6 +26,7 @@ import { parseOrtSection } from '../runtime/session.js';
 import type { ArrivalHint, OrtSessionSettings, PoolObserver } from '../runtime/types.js';
 import { checkHandler, handlerYamlConfig } from './handlers.js';
 import { locateModel } from './model-source.js';
+import type { ModelSnapshot } from '../snapshot/format.js';
 import { ModelVersion } from './model-version.js';
 import { intraOpThreadsFor, resolveModelSettings, UNSET_BATCH_SIZE, UNSET_MAX_BATCH_DELAY, UNSET_TIMEOUT } from './settings.js';
 
@@ -113,6 +115,23 @@ export class ModelRegistry {
 
   /** Register a model (spec §3.2). `startup` marks `--models` loads, which use start-up workers. */
   async register(req: RegisterRequest, startup?: { workers: number }): Promise<StatusOutcome> {
+    const outcome = await this.registerVersion(req, startup);
+    this.changed();
+    return outcome;
+  }
+
+  /** Told after every change of the registered models (config snapshots); set once start-up is done. */
+  onChange?: () => void;
+
+  private changed(): void {
+    try {
+      this.onChange?.();
+    } catch (err) {
+      this.logger.error(`Model change listener failed: ${String(err)}`);
+    }
+  }
+
+  private async registerVersion(req: RegisterRequest, startup?: { workers: number }): Promise<StatusOutcome> {
     if (req.runtime !== undefined && !(RUNTIMES as readonly string[]).includes(req.runtime)) {
       throw badRequest(`Invalid RuntimeType value: ${req.runtime}`);
     }
@@ -304,6 +323,7 @@ export class ModelRegistry {
   async scale(name: string, version: string | undefined, min: number, max: number, synchronous: boolean): Promise<StatusOutcome> {
     const v = this.resolve(name, version);
     v.settings = { ...v.settings, minWorkers: min, maxWorkers: max };
+    this.changed();
     const scaling = v.pool.scale(min, max);
     if (!synchronous) {
       void scaling.then((r) => {
@@ -329,7 +349,11 @@ export class ModelRegistry {
     if (entry && entry.versions.size > 1 && v.version === entry.defaultVersion) {
       throw invalidModelVersion(`Cannot remove default version for model ${name}`);
     }
-    await this.removeVersion(v);
+    try {
+      await this.removeVersion(v);
+    } finally {
+      this.changed();
+    }
     return { status: 200, message: `Model "${name}" unregistered` };
   }
 
@@ -363,6 +387,7 @@ export class ModelRegistry {
     if (!entry) throw modelNotFound(`Model not found: ${name}`);
     if (!entry.versions.has(version)) throw modelVersionNotFound(`Model version ${version} does not exist for model ${name}`);
     entry.defaultVersion = version;
+    this.changed();
     return { status: 200, message: `Default version successfully updated for model "${name}" to "${version}"` };
   }
 
@@ -419,7 +444,84 @@ export class ModelRegistry {
   /** Repository-API unload: every version of the model, the default one included. */
   async unloadAll(name: string): Promise<void> {
     const versions = this.allVersions(name);
-    await Promise.all(versions.map((v) => this.removeVersion(v)));
+    try {
+      await Promise.all(versions.map((v) => this.removeVersion(v)));
+    } finally {
+      this.changed();
+    }
+  }
+
+  /** The registered versions as a config snapshot records them (spec §8). */
+  snapshotModels(): ModelSnapshot['models'] {
+    const out: ModelSnapshot['models'] = {};
+    for (const [name, entry] of this.models) {
+      out[name] = {};
+      for (const v of entry.versions.values()) {
+        const s = v.settings;
+        out[name][v.version] = {
+          defaultVersion: v.version === entry.defaultVersion,
+          marName: path.basename(v.url),
+          minWorkers: s.minWorkers,
+          maxWorkers: s.maxWorkers,
+          batchSize: s.batchSize,
+          maxBatchDelay: s.maxBatchDelay,
+          responseTimeout: s.responseTimeout,
+          startupTimeout: s.startupTimeout,
+          runtimeType: v.runtime,
+        };
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Start-up from a snapshot (spec §8), instead of load_models: every archive must be in the model
+   * store (else start-up stops), then each version is registered with its saved settings and
+   * worker counts, and the saved defaults are set. Restored models are not "loaded at startup".
+   */
+  async restoreSnapshot(snapshot: ModelSnapshot): Promise<void> {
+    const store = this.config.modelStore;
+    const entries = Object.entries(snapshot.models).flatMap(([name, versions]) => Object.entries(versions).map(([version, saved]) => ({ name, version, saved })));
+    if (entries.length === 0) {
+      this.logger.warn('Model snapshot is empty. Starting TorchServe without initial models.');
+      return;
+    }
+    for (const { name, version, saved } of entries) {
+      const st = store ? await fsp.stat(path.join(store, saved.marName)).catch(() => undefined) : undefined;
+      if (!st || path.basename(saved.marName) !== saved.marName) {
+        throw new StartupError(`InvalidSnapshotException: Model archive file for model :${name}, version :${version} not found in model store`);
+      }
+    }
+    for (const { name, version, saved } of entries) {
+      const req: RegisterRequest = {
+        ...defaultRegisterRequest(saved.marName, this.config),
+        modelName: name,
+        runtime: saved.runtimeType,
+        batchSize: saved.batchSize,
+        maxBatchDelay: saved.maxBatchDelay,
+        responseTimeout: saved.responseTimeout,
+        startupTimeout: saved.startupTimeout,
+        initialWorkers: 0,
+        synchronous: false,
+      };
+      await this.registerVersion(req);
+      const got = this.models.get(name)?.versions.get(version);
+      if (!got) {
+        this.logger.warn(`Snapshot: ${saved.marName} now holds another version of ${name} than the saved ${version}`);
+        continue;
+      }
+      got.settings = { ...got.settings, minWorkers: saved.minWorkers, maxWorkers: saved.maxWorkers };
+      if (saved.minWorkers > 0) {
+        void got.pool.scale(saved.minWorkers, saved.maxWorkers).then((r) => {
+          if (r.failure) this.logger.error(`${r.failure.message}: workers failed to start`);
+        });
+      }
+    }
+    for (const { name, version, saved } of entries) {
+      const entry = this.models.get(name);
+      if (saved.defaultVersion && entry?.versions.has(version)) entry.defaultVersion = version;
+    }
+    this.logger.info(`Restored ${entries.length} model version(s) from the config snapshot`);
   }
 
   /** Load `load_models` at start-up (spec §1.6): failures are logged and skipped. */
