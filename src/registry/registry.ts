@@ -92,6 +92,10 @@ export interface LoadLimits {
   maxEntries?: number;
 }
 
+/** How often an unregister checks whether the version's accepted requests are done. */
+const UNREGISTER_POLL_MS = 20;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 export function defaultRegisterRequest(url: string, config: ServerConfig): RegisterRequest {
   return {
     url,
@@ -368,9 +372,18 @@ export class ModelRegistry {
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
+    // The version is unreachable now (new requests get 404); let what it already accepted finish.
+    const drained = (async () => {
+      while (!v.pool.isIdle()) await sleep(UNREGISTER_POLL_MS);
+      await v.pool.shutdown();
+      return 'done' as const;
+    })();
     try {
-      const r = await Promise.race([v.pool.shutdown().then(() => 'done' as const), timedOut]);
-      if (r === 'timeout') throw requestTimeout(`Timed out while cleaning resources: ${v.name}`);
+      const r = await Promise.race([drained, timedOut]);
+      if (r === 'timeout') {
+        void v.pool.shutdown();
+        throw requestTimeout(`Timed out while cleaning resources: ${v.name}`);
+      }
     } finally {
       clearTimeout(timer);
       await v.archive.cleanup().catch((err: unknown) => this.logger.warn(`Cleanup of ${v.archive.dir} failed: ${String(err)}`));

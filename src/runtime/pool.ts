@@ -289,6 +289,13 @@ export class WorkerPool {
     };
   }
 
+  /** Nothing queued and no worker running a batch (what an unregister waits for). */
+  isIdle(): boolean {
+    if (this.queue.length > 0) return false;
+    for (const s of this.slots.values()) if (s.batch) return false;
+    return true;
+  }
+
   /** Threads that have not ended yet, including removed workers still finishing (or stuck). */
   liveThreads(): number {
     return this.threads.size;
