@@ -40,7 +40,7 @@ export interface Reply {
 
 export interface Target {
   url: string;
-  method?: 'GET' | 'POST' | 'PUT';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   body?: string | Uint8Array;
   headers?: Record<string, string>;
 }

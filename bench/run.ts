@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { soak } from './soak.js';
 import path from 'node:path';
 import { cpuModel, fmt, SCENARIO_IDS, SCENARIO_NAMES, table, type Ctx, type ScenarioId, type ScenarioResult } from './common.js';
 import { OIP_COUNTS, oipBench, type OipScenario } from './oip.js';
@@ -102,6 +103,12 @@ async function oipOnly(): Promise<void> {
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('soak')) {
+    const minutes = Number(argValue('--minutes') ?? 3);
+    const r = await soak({ minutes, smoke: process.argv.includes('--smoke'), step });
+    console.log(JSON.stringify(r, null, 2));
+    return r.errors === 0 ? 0 : 1;
+  }
   if (process.argv.includes('--oip-only')) {
     await oipOnly();
     return 0;

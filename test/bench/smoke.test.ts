@@ -52,3 +52,26 @@ describe('bench --smoke', () => {
     expect(result.table.map((r) => r.id)).toEqual(IDS);
   }, 150_000);
 });
+
+describe('bench soak --smoke', () => {
+  it('keeps serving through worker kills and a version switch, with no failed request', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', 'soak', '--smoke'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGTERM'), 90_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(killer);
+    expect(code, output.slice(-4000)).toBe(0);
+    const result = JSON.parse(output.slice(output.indexOf('{\n'))) as { errors: number; served: number; afterwards: number; events: string[] };
+    expect(result.errors).toBe(0);
+    expect(result.served).toBeGreaterThan(100);
+    expect(result.afterwards).toBe(200);
+    expect(result.events.filter((e) => /worker kill \d+ → 500/.test(e)).length).toBeGreaterThanOrEqual(2);
+    expect(result.events.some((e) => /version switch: register 200, set-default 200, unregister v1 200/.test(e))).toBe(true);
+  }, 120_000);
+});
