@@ -4,6 +4,7 @@
  */
 import fsp from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import type { ServerConfig } from './config/types.js';
 import type { Loggers } from './logging.js';
 import { TS_COMPAT_VERSION } from './http/api-description.js';
@@ -18,6 +19,7 @@ import { SnapshotWriter } from './snapshot/writer.js';
 import { methodNotAllowed, serviceUnavailable } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
 import { TokenAuthority, tokenBanner } from './security/tokens.js';
+import { AuditLog } from './security/audit.js';
 import { loadTlsMaterial, type TlsMaterial } from './http/tls.js';
 import type { BindAddress } from './config/types.js';
 import { StartupError } from './errors.js';
@@ -116,11 +118,13 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     (closing ??= (async () => {
       await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
       metrics.close();
+      audit.close();
       if (started) snapshots?.write('shutdown');
       await registry.shutdown();
     })());
   let started = false;
   const onResponse = (status: number) => metrics.httpResponse(status);
+  const audit = new AuditLog(path.resolve(cwd, config.logLocation));
   let draining = false;
   const inFlight = { count: 0 };
   const drainingOption = { active: () => draining, reply: drainingReply };
@@ -171,6 +175,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       draining: drainingOption,
       inFlight,
       onResponse,
+      audit,
       ...tlsFor(config.managementAddress),
       ...(tokens ? { auth: { authority: tokens, key: 'management' as const } } : {}),
     });

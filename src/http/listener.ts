@@ -12,7 +12,8 @@ import { StartupError, type ServeError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { ListenerKind } from './api-description.js';
 import type { ArrivalTracker } from './arrivals.js';
-import { invalidKey, invalidTokenRequest, type ExpiringKeyType, type TokenAuthority } from '../security/tokens.js';
+import { auditedAction, type AuditLog } from '../security/audit.js';
+import { invalidKey, invalidTokenRequest, type ExpiringKeyType, type KeyType, type TokenAuthority } from '../security/tokens.js';
 import { oipErrorResult } from './oip/errors.js';
 import { createTlsServerFactory, type TlsMaterial } from './tls.js';
 import { errorResult, send, toServeError, torchServeJson, type CorsSettings, type HttpResult } from './reply.js';
@@ -35,12 +36,39 @@ export interface ListenerOptions {
   draining?: { active(): boolean; reply?(method: string, segments: string[]): HttpResult | undefined };
   /** Serve HTTPS with this key material (an `https://` address); plain HTTP gets TorchServe's 403. */
   tls?: TlsMaterial;
+  /** Management actions (register, scale, …) — allowed, refused or failed — go to the audit log. */
+  audit?: AuditLog;
   /** Told the status of every response (the Requests2XX/4XX/5XX metrics). */
   onResponse?: (status: number) => void;
   /** Requests received and not yet answered, across listeners (what a drain waits for). */
   inFlight?: { count: number };
   /** Token authorization (spec §5): which key this listener requires; absent when disabled. */
   auth?: { authority: TokenAuthority; key: ExpiringKeyType };
+}
+
+/** Which kind of key an Authorization header carries (never the key itself), for the audit log. */
+function presentedKey(authority: TokenAuthority, header: string | undefined): KeyType | 'none' {
+  for (const type of ['management', 'API', 'inference'] as const) if (authority.allows(type, header)) return type;
+  return 'none';
+}
+
+/** The human-readable part of an error reply (TorchServe's `message`, OIP's `error`, a status body). */
+function messageOf(result: HttpResult): string {
+  const j = result.json as { message?: unknown; status?: unknown } | undefined;
+  if (j && typeof j.message === 'string') return j.message;
+  if (j && typeof j.status === 'string') return j.status;
+  if (result.body instanceof Uint8Array || typeof result.body === 'string') {
+    const text = Buffer.from(result.body).toString('utf8').slice(0, 500);
+    try {
+      const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
+      if (typeof parsed.error === 'string') return parsed.error;
+      if (typeof parsed.message === 'string') return parsed.message;
+    } catch {
+      // not JSON: the text itself
+    }
+    return text;
+  }
+  return `HTTP ${result.status}`;
 }
 
 /** `OPTIONS /` and `/api-description` are answered before TorchServe's token check. */
@@ -139,15 +167,40 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
     limits: { fileSize: config.maxRequestSize, fieldSize: config.maxRequestSize, files: 1000, fields: 1000 },
   });
 
-  const reply = (r: FastifyReply, result: HttpResult) => send(r, result, cors);
+  // Why an audited request failed: the message of the error it was answered with.
+  const reasons = opts.audit ? new WeakMap<object, string>() : undefined;
+  const reply = (r: FastifyReply, result: HttpResult) => {
+    if (reasons && result.status >= 400) reasons.set(r.request.raw, messageOf(result));
+    return send(r, result, cors);
+  };
 
   // A callback hook: an async one costs a promise and a microtask turn per request.
   const arrivals = opts.arrivals;
   arrivals?.attach(app.server, opts.tls !== undefined);
   const onResponse = opts.onResponse;
+  const audit = opts.audit;
+  const auth = opts.auth;
   app.addHook('onResponse', (req, r, done) => {
     arrivals?.answered(req.raw.socket);
     onResponse?.(r.statusCode);
+    if (audit) {
+      const { segments, query } = splitPath(req.url);
+      const action = auditedAction(req.method, segments);
+      if (action) {
+        const status = r.statusCode;
+        const register = action === 'register';
+        audit.append({
+          remote: (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, ''),
+          key: auth ? presentedKey(auth.authority, req.headers.authorization) : 'disabled',
+          action,
+          model: (register ? (query.get('model_name') ?? query.get('url')) : segments[0] === 'v2' || segments[0] === 'v1' ? segments[3] : segments[1]) ?? null,
+          version: (register || segments[0] !== 'models' ? undefined : segments[2]) ?? null,
+          outcome: status < 400 ? 'success' : status < 500 ? 'refused' : 'failed',
+          status,
+          reason: reasons?.get(req.raw) ?? null,
+        });
+      }
+    }
     opts.accessLog.info(`${remoteOf(req)} "${req.method} ${req.url} HTTP/${req.raw.httpVersion}" ${r.statusCode} ${Math.round(r.elapsedTime)}`);
     done();
   });
