@@ -92,6 +92,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   dumpConfiguration(config, loggers, cwd);
   // The inference API's connections tell the batcher whether a partial batch can still grow.
   const arrivals = new ArrivalTracker();
+  const audit = new AuditLog(path.resolve(cwd, config.logLocation));
   const metrics = new ServerMetrics({ mode: config.metricsMode, logLine: (line) => loggers.metrics.info(line) });
   const registry = new ModelRegistry(config, loggers.main, {
     tempRoot: options.tempRoot ?? config.tempDir ?? os.tmpdir(),
@@ -99,6 +100,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     arrivals,
     observerFor: (model, version) => metrics.forModel(model, version),
     loadLimits: config.loadLimits,
+    audit,
   });
   metrics.setModelsSource(() =>
     registry.allRegistered().map((v) => ({
@@ -124,7 +126,6 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     })());
   let started = false;
   const onResponse = (status: number) => metrics.httpResponse(status);
-  const audit = new AuditLog(path.resolve(cwd, config.logLocation));
   let draining = false;
   const inFlight = { count: 0 };
   const drainingOption = { active: () => draining, reply: drainingReply };
@@ -156,7 +157,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     else await registry.loadStartupModels(config.loadModels, () => storeEntries(config.modelStore));
     const inference = createListener({
       kind: 'inference',
-      router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize, log: loggers.main }),
+      router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, log: loggers.main }),
       config,
       accessLog: loggers.access,
       arrivals,

@@ -21,6 +21,8 @@ export interface ModelsJsonParams {
   runtimeType?: string;
   defaultVersion?: boolean;
   marName?: string;
+  /** onnxserve's: the expected SHA-256 of this version's archive (integrity pinning). */
+  sha256?: string;
 }
 
 /** TorchServe's request envelopes (`service_envelope`, manifest `model.envelope`): how `/predictions` bodies are read and written. */

@@ -89,6 +89,12 @@ function modelParams(o: Record<string, unknown>): ModelsJsonParams {
   }
   if (typeof o.runtimeType === 'string') p.runtimeType = o.runtimeType;
   if (typeof o.marName === 'string') p.marName = o.marName;
+  if (o.sha256 !== undefined) {
+    if (typeof o.sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(o.sha256)) {
+      throw new StartupError('Invalid configuration: models: sha256 must be 64 hexadecimal digits');
+    }
+    p.sha256 = o.sha256.toLowerCase();
+  }
   const dv = o.defaultVersion;
   if (typeof dv === 'boolean') p.defaultVersion = dv;
   else if (typeof dv === 'string') p.defaultVersion = dv.toLowerCase() === 'true';

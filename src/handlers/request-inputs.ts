@@ -33,7 +33,10 @@ function checkNames(values: Record<string, unknown>, inputs: readonly TensorMeta
   const modelInputs = () => `model inputs: ${inputs.map(describeInput).join(', ')}`;
   const unknown = Object.keys(values).filter((k) => !names.has(k));
   if (unknown.length > 0) {
-    throw badRequest(`Unknown input ${unknown.map((k) => `"${k}"`).join(', ')}; ${modelInputs()}`);
+    // A body may hold a million keys: name a few, not all of them.
+    const named = unknown.slice(0, 10).map((k) => `"${k.length > 64 ? `${k.slice(0, 64)}…` : k}"`);
+    if (unknown.length > named.length) named.push(`… (${unknown.length - named.length} more)`);
+    throw badRequest(`Unknown input ${named.join(', ')}; ${modelInputs()}`);
   }
   const missing = inputs.filter((m) => !(m.name in values));
   if (missing.length > 0) {

@@ -8,6 +8,12 @@ import type { NumericArray, TensorData, TensorType } from './types.js';
 
 export const isDynamicDim = (d: number | string): boolean => typeof d === 'string' || d < 0;
 
+/**
+ * The most dimensions a request tensor may have (numpy's NPY_MAXDIMS). Deeper JSON nesting is
+ * refused before any walk over it, so a nesting bomb cannot overflow the worker's stack.
+ */
+export const MAX_TENSOR_RANK = 64;
+
 /** `[N,4]`: symbolic dims by name, unnamed dynamic dims as `?`. */
 export function formatShape(dims: ReadonlyArray<number | string>): string {
   return `[${dims.map((d) => (typeof d === 'string' ? d || '?' : d < 0 ? '?' : String(d))).join(',')}]`;
@@ -116,11 +122,14 @@ function expectedValues(type: TensorType): string {
   return range ? `${type} values (integers ${range[0]}..${range[1]})` : `${type} values (integers)`;
 }
 
-/** Shape of a nested array, read along the first elements (checked for raggedness when flattening). */
+/**
+ * Shape of a nested array, read along the first elements (checked for raggedness when flattening).
+ * Stops one level past MAX_TENSOR_RANK: that is enough to refuse the value.
+ */
 export function shapeOf(value: unknown): number[] {
   const dims: number[] = [];
   let cur: unknown = value;
-  while (Array.isArray(cur)) {
+  while (Array.isArray(cur) && dims.length <= MAX_TENSOR_RANK) {
     dims.push(cur.length);
     cur = cur[0];
   }
@@ -129,11 +138,37 @@ export function shapeOf(value: unknown): number[] {
 
 const indexPath = (path: number[]) => `[${path.join(',')}]`;
 
+function raggedError(name: string, v: unknown, path: number[], dims: number[]) {
+  const want = dims[path.length] ?? 0;
+  const got = Array.isArray(v) ? `${v.length} entries` : valueKind(v);
+  return badRequest(
+    `Input "${name}": ragged nested array: element ${indexPath(path)} has ${got}, expected an array of ${want} ` +
+      `(shape ${formatShape(dims)} taken from the first elements)`,
+  );
+}
+
 /**
- * Flattens a nested JSON array of shape `dims` into a typed array of `type`.
- * Throws 400 on ragged arrays or values of the wrong kind.
+ * Checks every array above the leaves has its dimension's length. Done before allocating: the
+ * dims come from the first elements only, so `[[0,…1000 zeros], 1, 1, …]` would otherwise
+ * claim 10^6 elements from a few kilobytes. Afterwards the element count is the leaf count.
+ */
+function checkNesting(name: string, v: unknown, dims: number[], path: number[]): void {
+  const depth = path.length;
+  if (!Array.isArray(v) || v.length !== dims[depth]) throw raggedError(name, v, path, dims);
+  if (depth + 1 >= dims.length) return;
+  for (let i = 0; i < v.length; i++) {
+    path.push(i);
+    checkNesting(name, v[i], dims, path);
+    path.pop();
+  }
+}
+
+/**
+ * Flattens a nested JSON array of shape `dims` (at most MAX_TENSOR_RANK of them) into a typed
+ * array of `type`. Throws 400 on ragged arrays or values of the wrong kind.
  */
 export function flatten(name: string, value: unknown, dims: number[], type: TensorType): NumericArray {
+  if (dims.length > 0) checkNesting(name, value, dims, []);
   const out = allocate(type, dims.reduce((a, b) => a * b, 1));
   const big = out instanceof BigInt64Array || out instanceof BigUint64Array;
   let at = 0;
@@ -149,14 +184,7 @@ export function flatten(name: string, value: unknown, dims: number[], type: Tens
       else (out as Exclude<NumericArray, BigInt64Array | BigUint64Array>)[at++] = el as number;
       return;
     }
-    const want = dims[depth] ?? 0;
-    if (!Array.isArray(v) || v.length !== want) {
-      const got = Array.isArray(v) ? `${v.length} entries` : valueKind(v);
-      throw badRequest(
-        `Input "${name}": ragged nested array: element ${indexPath(path)} has ${got}, expected an array of ${want} ` +
-          `(shape ${formatShape(dims)} taken from the first elements)`,
-      );
-    }
+    if (!Array.isArray(v) || v.length !== dims[depth]) throw raggedError(name, v, path, dims);
     for (let i = 0; i < v.length; i++) {
       path.push(i);
       walk(v[i], depth + 1);
@@ -183,6 +211,9 @@ export function decodeInput(meta: TensorMeta, value: unknown): DecodedInput {
     );
   }
   const received = shapeOf(value);
+  if (received.length > MAX_TENSOR_RANK) {
+    throw badRequest(`Input "${meta.name}": nested arrays are more than ${MAX_TENSOR_RANK} levels deep (a tensor has at most ${MAX_TENSOR_RANK} dimensions)`);
+  }
   const data = flatten(meta.name, value, received, type);
   const want = meta.shape;
   const mismatch = () =>

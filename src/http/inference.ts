@@ -1,5 +1,6 @@
 /** The inference API (port 8080), routed as TorchServe's InferenceRequestHandler (spec §4.1). */
-import { badRequest, methodNotAllowed, resourceNotFound } from '../errors.js';
+import { Transform, pipeline } from 'node:stream';
+import { ServeError, badRequest, internalError, methodNotAllowed, resourceNotFound } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import { apiDescription, modelInferenceDescription } from './api-description.js';
@@ -11,9 +12,14 @@ import type { HttpResult } from './reply.js';
 import { handlerHeaders, requestParts } from './request-parts.js';
 import type { RouteContext, Router } from './route-context.js';
 
+/** TorchServe's default `max_response_size` (bytes), used when the caller does not pass one. */
+export const DEFAULT_MAX_RESPONSE_SIZE = 6553500;
+
 export interface InferenceDeps {
   registry: ModelRegistry;
   maxRequestSize: number;
+  /** `max_response_size`: the largest body (or streamed chunk) a reply may have. */
+  maxResponseSize?: number;
   /** Where failures after a streamed reply started are reported. */
   log?: Logger;
 }
@@ -40,7 +46,46 @@ async function predict(ctx: RouteContext, deps: InferenceDeps, model: string, ve
   });
 }
 
+/**
+ * TorchServe refuses a worker response frame over `max_response_size` (the client then gets 500
+ * "Worker died."); here the client gets a 500 that says why, and the worker lives on.
+ */
+function responseTooLarge(size: number, max: number): ServeError {
+  return internalError(
+    `Response size ${size} bytes exceeds max_response_size (${max} bytes). Consider increasing the 'max_response_size' in 'config.properties' to fix.`,
+  );
+}
+
+/** Checks a reply body against `max`; a streamed body chunk by chunk (a chunk is a frame in TorchServe). */
+function limitResponse(result: HttpResult, max: number, log: InferenceDeps['log']): HttpResult {
+  const body = result.body;
+  if (body === undefined) return result;
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (size > max) throw responseTooLarge(size, max);
+    return result;
+  }
+  const limited = new Transform({
+    objectMode: true,
+    transform(chunk: Uint8Array, _encoding, done) {
+      if (chunk.byteLength > max) done(responseTooLarge(chunk.byteLength, max));
+      else done(null, chunk);
+    },
+  });
+  // pipeline: a client gone (limited destroyed) also destroys the source, which stops the handler.
+  pipeline(body, limited, (err) => {
+    if (err instanceof ServeError) log?.error(`Streamed reply ended early: ${err.message}`);
+  });
+  return { ...result, body: limited };
+}
+
 export function inferenceRouter(deps: InferenceDeps): Router {
+  const route = routeInference(deps);
+  const max = deps.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE;
+  return async (ctx) => limitResponse(await route(ctx), max, deps.log);
+}
+
+function routeInference(deps: InferenceDeps): Router {
   const v2 = oipRouter(deps);
   const v1 = v1Router(deps);
   return async (ctx) => {

@@ -22,6 +22,12 @@ import type { HttpResult } from './reply.js';
 import type { RouteContext } from './route-context.js';
 import { bodyBuffer, inferInstances, inferTensors, signatureOf } from './tensor-infer.js';
 
+/**
+ * The most instances one request may carry to a handler that does not take tensors: each is a job
+ * of its own (the default handler stacks them into one tensor, bounded by the element limit).
+ */
+export const MAX_HANDLER_INSTANCES = 1024;
+
 export interface V1Deps {
   registry: ModelRegistry;
   maxRequestSize: number;
@@ -153,6 +159,9 @@ export async function v1Infer(ctx: RouteContext, v: ModelVersion, body: Record<s
   if (!v.defaultHandler) {
     // TorchServe's envelope semantics: each instance is one request of the handler's batch.
     const items = Array.isArray(instances) ? instances : [inputs];
+    if (items.length > MAX_HANDLER_INSTANCES) {
+      throw badRequest(`"instances" has ${items.length} entries, more than a request may carry (${MAX_HANDLER_INSTANCES})`);
+    }
     return inferInstances(ctx, v, items, opts.explicitVersion, opts.explain);
   }
   const sig = signatureOf(v);

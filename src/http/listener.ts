@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { BindAddress, ServerConfig } from '../config/types.js';
-import { StartupError, type ServeError } from '../errors.js';
+import { StartupError, badRequest, type ServeError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { ListenerKind } from './api-description.js';
 import type { ArrivalTracker } from './arrivals.js';
@@ -143,6 +143,11 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
     logger: false,
     // A graceful drain answers new requests itself (see `draining`) until the listeners close.
     return503OnClosing: false,
+    // A path with bad percent-encoding: TorchServe's envelope (OIP's on /v2), not Fastify's.
+    frameworkErrors: (err, req, r) => {
+      const v2 = req.url.startsWith('/v2');
+      reply(r, errorBody(badRequest(`Invalid request path: ${err.message}`), v2 ? ['v2'] : []));
+    },
     ...(opts.tls ? { serverFactory: createTlsServerFactory(opts.tls, { cors }) } : {}),
     bodyLimit: config.maxRequestSize,
     // Slow or stalled clients (slowloris) and idle keep-alive connections: see ServerConfig.
@@ -207,21 +212,12 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
 
   if (opts.inFlight) {
     const inFlight = opts.inFlight;
-    const counted = new WeakSet<object>();
-    const end = (req: FastifyRequest) => {
-      if (counted.delete(req.raw)) inFlight.count--;
-    };
-    app.addHook('onRequest', (req, _r, done) => {
-      counted.add(req.raw);
+    // Counted down when the response closes (sent, or its connection gone): Fastify calls neither
+    // onResponse nor onRequestAbort for a streamed reply destroyed mid-way, which would hold a
+    // drain forever. (The request's own 'close' fires once its body is read: too early.)
+    app.addHook('onRequest', (_req, r, done) => {
       inFlight.count++;
-      done();
-    });
-    app.addHook('onResponse', (req, _r, done) => {
-      end(req);
-      done();
-    });
-    app.addHook('onRequestAbort', (req, done) => {
-      end(req);
+      r.raw.once('close', () => inFlight.count--);
       done();
     });
   }

@@ -94,7 +94,16 @@ export async function inferInstances(ctx: RouteContext, v: ModelVersion, instanc
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+function json(v: unknown): Uint8Array {
+  let text: string;
+  try {
+    text = JSON.stringify(v);
+  } catch {
+    // JSON.stringify recurses (JSON.parse does not): a nesting bomb overflows the stack.
+    throw badRequest('An instance is nested too deeply to be passed to the handler');
+  }
+  return new TextEncoder().encode(text);
+}
 
 export function instanceParts(instance: unknown): RequestPart[] {
   if (isObject(instance)) {

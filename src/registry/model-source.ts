@@ -12,9 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_UNPACKED_BYTES, type ExtractLimits, openArchive } from '../archive/index.js';
 import type { ModelArchive } from '../archive/types.js';
 import { ServeError, downloadFailed, internalError, modelNotFound } from '../errors.js';
+import { CHECKSUM_FILE, integrityError, sha256OfSource, storePin } from './integrity.js';
 
 export interface SourceContext {
   modelStore?: string;
+  /** Refuse the archive unless its SHA-256 is this (checked before it is opened). */
+  expectedSha256?: ExpectedSha256;
   allowedUrls: readonly RegExp[];
   tempRoot: string;
   cwd: string;
@@ -36,6 +39,14 @@ export interface LocatedModel {
   fileName: string;
   /** Set when the archive was downloaded into the model store (deleted again on unregister). */
   downloadedTo?: string;
+  /** SHA-256 of the archive file (or folder digest) it was loaded from (integrity.ts). */
+  sha256: string;
+}
+
+/** A pin known before the archive is opened (a restored snapshot's). */
+export interface ExpectedSha256 {
+  value: string;
+  where: string;
 }
 
 const URL_LIKE = /^(?:file?:\/\/.*|https?:\/\/.*)$/i;
@@ -241,9 +252,25 @@ export async function locateModel(url: string, ctx: SourceContext): Promise<Loca
   else if (!URL_LIKE.test(url) && (await isDirectory(path.join(store, url)))) source = path.join(store, url);
   if (!source) throw modelNotFound(`Model not found at: ${url}`);
 
+  // Integrity before anything is unpacked: the store's SHA256SUMS may pin this file.
+  let sha256: string;
+  try {
+    sha256 = await sha256OfSource(source);
+  } catch (err) {
+    if (downloadedTo) await removeDownload(downloadedTo, url, ctx);
+    ctx.onOpenFailure?.(url, err);
+    throw internalError(`Failed to save model: ${url}`);
+  }
+  const storePinned = await storePin(store, fileName);
+  for (const pin of [ctx.expectedSha256, storePinned === undefined ? undefined : { value: storePinned, where: CHECKSUM_FILE }]) {
+    if (pin && pin.value !== sha256) {
+      if (downloadedTo) await removeDownload(downloadedTo, url, ctx);
+      throw integrityError(fileName, sha256, pin.value, pin.where);
+    }
+  }
   try {
     const archive = await openArchive(source, { tempRoot: ctx.tempRoot, ...ctx.extractLimits });
-    return { archive, fileName, downloadedTo };
+    return { archive, fileName, downloadedTo, sha256 };
   } catch (err) {
     if (downloadedTo) await removeDownload(downloadedTo, url, ctx);
     if (err instanceof ServeError) throw err;

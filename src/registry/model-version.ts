@@ -17,6 +17,8 @@ export interface ModelVersionInit {
   pool: WorkerPool;
   loadedAtStartup: boolean;
   downloadedTo?: string;
+  /** SHA-256 of the archive it was loaded from (registry/integrity.ts). */
+  sha256?: string;
   /** How `/predictions` bodies are read and written (config `service_envelope`, else the manifest's `envelope`). */
   envelope?: ServiceEnvelope;
 }
@@ -42,6 +44,7 @@ export class ModelVersion {
   readonly loadedAtStartup: boolean;
   readonly downloadedTo?: string;
   readonly envelope?: ServiceEnvelope;
+  readonly sha256?: string;
   settings: ModelSettings;
   /** When ready workers first fell below minWorkers (for /ping's maxRetryTimeoutInSec window). */
   private belowTargetSince: number | undefined;
@@ -59,6 +62,7 @@ export class ModelVersion {
     this.loadedAtStartup = init.loadedAtStartup;
     this.downloadedTo = init.downloadedTo;
     this.envelope = init.envelope;
+    if (init.sha256 !== undefined) this.sha256 = init.sha256;
   }
 
   /** Whether the model runs the default ONNX handler (which takes tensor-native requests). */
@@ -112,6 +116,8 @@ export class ModelVersion {
       maxNumSequence: (yaml?.sequenceMaxIdleMSec ?? 0) > 0 ? (yaml?.maxNumSequence ?? 1) : 0,
       maxSequenceJobQueueSize: (yaml?.sequenceMaxIdleMSec ?? 0) > 0 ? (yaml?.maxSequenceJobQueueSize ?? 1) : 0,
       loadedAtStartup: this.loadedAtStartup,
+      // onnxserve's: what the version was loaded from, for integrity checks (absent in TorchServe).
+      ...(this.sha256 === undefined ? {} : { sha256: this.sha256 }),
       workers: this.pool.workers().map((w) => ({
         id: w.id,
         startTime: javaDate(w.startTime),

@@ -26,6 +26,8 @@ import { parseOrtSection } from '../runtime/session.js';
 import type { ArrivalHint, OrtSessionSettings, PoolObserver } from '../runtime/types.js';
 import { checkHandler, handlerYamlConfig } from './handlers.js';
 import { locateModel } from './model-source.js';
+import { integrityError } from './integrity.js';
+import type { AuditLog } from '../security/audit.js';
 import type { ModelSnapshot } from '../snapshot/format.js';
 import { ModelVersion } from './model-version.js';
 import { intraOpThreadsFor, resolveModelSettings, UNSET_BATCH_SIZE, UNSET_MAX_BATCH_DELAY, UNSET_TIMEOUT } from './settings.js';
@@ -48,6 +50,8 @@ export interface StoreEntry {
 /** Register parameters after HTTP decoding; sentinels as TorchServe's (see settings.ts). */
 export interface RegisterRequest {
   url: string;
+  /** Expected SHA-256 of the archive (a restored snapshot's); a mismatch refuses the load. */
+  sha256?: string;
   modelName?: string;
   handler?: string;
   runtime?: string;
@@ -78,6 +82,8 @@ export interface RegistryOptions {
   observerFor?: (model: string, version: string) => PoolObserver;
   /** Download and extraction limits (defaults: model-source's and the archive module's). */
   loadLimits?: LoadLimits;
+  /** Where the server's own model loads (start-up, snapshot restore) are audited when they fail. */
+  audit?: AuditLog;
 }
 
 /** Limits on what one registration may download and unpack. */
@@ -141,6 +147,7 @@ export class ModelRegistry {
     }
     const limits = this.options.loadLimits ?? {};
     const located = await locateModel(req.url, {
+      ...(req.sha256 === undefined ? {} : { expectedSha256: { value: req.sha256, where: 'the config snapshot' } }),
       modelStore: this.config.modelStore,
       allowedUrls: this.config.allowedUrls,
       tempRoot: this.options.tempRoot,
@@ -157,7 +164,12 @@ export class ModelRegistry {
     const { archive } = located;
     let version: ModelVersion;
     try {
-      version = this.createVersion(req, archive, located.fileName, located.downloadedTo, startup);
+      version = this.createVersion(req, archive, located.fileName, located.downloadedTo, startup, located.sha256);
+      const pinned = this.config.models[version.name]?.[version.version]?.sha256;
+      if (pinned !== undefined && pinned !== located.sha256) {
+        await version.pool.shutdown();
+        throw integrityError(`${located.fileName} (model ${version.name}, version ${version.version})`, located.sha256, pinned, 'the models config');
+      }
     } catch (err) {
       await archive.cleanup().catch((e: unknown) => this.logger.warn(`Cleanup of ${archive.dir} failed: ${String(e)}`));
       if (located.downloadedTo) {
@@ -202,6 +214,7 @@ export class ModelRegistry {
     fileName: string,
     downloadedTo: string | undefined,
     startup: { workers: number } | undefined,
+    sha256: string,
   ): ModelVersion {
     const manifest = archive.manifest;
     const name = req.modelName || manifest.model.modelName || modelNameFromFile(fileName);
@@ -260,6 +273,7 @@ export class ModelRegistry {
       pool,
       loadedAtStartup: startup !== undefined,
       downloadedTo,
+      sha256,
       ...(envelope === undefined ? {} : { envelope }),
     });
   }
@@ -481,6 +495,7 @@ export class ModelRegistry {
           responseTimeout: s.responseTimeout,
           startupTimeout: s.startupTimeout,
           runtimeType: v.runtime,
+          ...(v.sha256 === undefined ? {} : { sha256: v.sha256 }),
         };
       }
     }
@@ -514,10 +529,17 @@ export class ModelRegistry {
         maxBatchDelay: saved.maxBatchDelay,
         responseTimeout: saved.responseTimeout,
         startupTimeout: saved.startupTimeout,
+        ...(saved.sha256 === undefined ? {} : { sha256: saved.sha256 }),
         initialWorkers: 0,
         synchronous: false,
       };
-      await this.registerVersion(req);
+      try {
+        await this.registerVersion(req);
+      } catch (err) {
+        this.auditLocalFailure('restore', name, err, version);
+        const why = err instanceof ServeError ? err.message : String(err);
+        throw new StartupError(`Failed to restore model ${name}, version ${version} from the config snapshot: ${why}`);
+      }
       const got = this.models.get(name)?.versions.get(version);
       if (!got) {
         this.logger.warn(`Snapshot: ${saved.marName} now holds another version of ${name} than the saved ${version}`);
@@ -557,8 +579,23 @@ export class ModelRegistry {
       } catch (err) {
         const why = err instanceof ServeError ? err.message : String(err);
         this.logger.error(`Failed to load model: ${spec.url} (${why})`);
+        this.auditLocalFailure('load', spec.name ?? spec.url, err);
       }
     }
+  }
+
+  private auditLocalFailure(action: string, model: string, err: unknown, version?: string): void {
+    const status = err instanceof ServeError ? err.status : 500;
+    this.options.audit?.append({
+      remote: 'local',
+      key: 'none',
+      action,
+      model,
+      version: version ?? null,
+      outcome: status < 500 ? 'refused' : 'failed',
+      status,
+      reason: err instanceof ServeError ? err.message : 'internal error',
+    });
   }
 
   async shutdown(): Promise<void> {

@@ -18,6 +18,8 @@ export interface SavedVersion {
   responseTimeout: number;
   startupTimeout: number;
   runtimeType: string;
+  /** onnxserve's: the archive's SHA-256 when saved; a restore refuses an archive that changed. */
+  sha256?: string;
 }
 
 export interface ModelSnapshot {
@@ -113,6 +115,7 @@ export function parseModelSnapshot(text: string): ModelSnapshot {
         responseTimeout: num(`${where}: responseTimeout`, v.responseTimeout ?? 120),
         startupTimeout: num(`${where}: startupTimeout`, v.startupTimeout ?? 120),
         runtimeType: typeof v.runtimeType === 'string' ? v.runtimeType : 'python',
+        ...(typeof v.sha256 === 'string' && /^[0-9a-f]{64}$/.test(v.sha256) ? { sha256: v.sha256 } : {}),
       };
       count++;
     }

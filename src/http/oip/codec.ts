@@ -6,9 +6,16 @@
  * model — come from the runtime).
  */
 import { badRequest } from '../../errors.js';
+import { MAX_TENSOR_RANK } from '../../handlers/tensor-codec.js';
 import type { OipDatatype, WireTensor } from '../../runtime/types.js';
 import { allocate, BIGINT_RANGE, INT_RANGE, isOipDatatype, OIP_DATATYPES, type NumericData, type WireData } from './datatypes.js';
 import { fitsHalf, fromHalf, toHalf } from './fp16.js';
+
+/**
+ * The most `inputs` or `outputs` one request may list (no ONNX model comes near it); a longer list
+ * is refused before any entry is looked at.
+ */
+export const MAX_REQUEST_TENSORS = 1024;
 
 /** OIP `$parameters`: name → string | number | boolean (kept as sent). */
 export type Parameters = Record<string, unknown>;
@@ -95,20 +102,32 @@ function boolParam(params: Parameters | undefined, key: string, where: string): 
   return v;
 }
 
-/** `shape` → dims and element count, refusing non-integers and products past the limit. */
+/**
+ * `shape` → dims and element count, refusing non-integers, more than MAX_TENSOR_RANK dims, a dim
+ * or a product past the limit. The product is a BigInt: `[2^31-1, 2^31-1, 16]` must not wrap.
+ */
 export function checkShape(shape: unknown, where: string, limits: CodecLimits): { shape: number[]; elements: number } {
   if (!Array.isArray(shape)) throw badRequest(`${where}: "shape" must be a list of non-negative integers, got ${describe(shape)}`);
+  if (shape.length > MAX_TENSOR_RANK) {
+    throw badRequest(`${where}: shape has ${shape.length} dimensions, more than ${MAX_TENSOR_RANK}`);
+  }
   const dims: number[] = [];
   let product = 1n;
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw badRequest(`${where}: "shape" must be a list of non-negative integers, got ${describe(d)} in ${JSON.stringify(shape)}`);
+      // describe(), not JSON.stringify(shape): a dim may be a nesting bomb.
+      throw badRequest(`${where}: "shape" must be a list of non-negative integers, got ${describe(d)} at index ${dims.length}`);
     }
     dims.push(d);
     product *= BigInt(d);
   }
   if (product > BigInt(limits.maxElements)) {
     throw badRequest(`${where}: shape ${fmtShape(dims)} has ${product} elements, more than a request can carry (at most ${limits.maxElements})`);
+  }
+  // With a zero in the shape the product says nothing: no dimension may exceed the limit either.
+  const huge = dims.find((d) => d > limits.maxElements);
+  if (huge !== undefined) {
+    throw badRequest(`${where}: shape dimension ${huge} is larger than a request can carry (at most ${limits.maxElements} elements)`);
   }
   return { shape: dims, elements: Number(product) };
 }
@@ -120,6 +139,9 @@ export function parseInferHeader(body: Record<string, unknown>, limits: CodecLim
   const binaryOutput = boolParam(parameters, 'binary_data_output', 'Request') ?? false;
   if (body.inputs === undefined) throw badRequest('The request has no "inputs": expected a list of input tensors');
   if (!Array.isArray(body.inputs)) throw badRequest(`"inputs" must be a list of input tensors, got ${describe(body.inputs)}`);
+  if (body.inputs.length > MAX_REQUEST_TENSORS) {
+    throw badRequest(`"inputs" lists ${body.inputs.length} tensors, more than a request may (${MAX_REQUEST_TENSORS})`);
+  }
   const seen = new Set<string>();
   const inputs = body.inputs.map((raw: unknown, i): InputHeader => {
     if (!isObject(raw)) throw badRequest(`inputs[${i}] must be an object, got ${describe(raw)}`);
@@ -160,6 +182,9 @@ export function parseInferHeader(body: Record<string, unknown>, limits: CodecLim
 
 function parseOutputs(raw: unknown): RequestedOutput[] {
   if (!Array.isArray(raw)) throw badRequest(`"outputs" must be a list of {"name": ...} objects, got ${describe(raw)}`);
+  if (raw.length > MAX_REQUEST_TENSORS) {
+    throw badRequest(`"outputs" lists ${raw.length} tensors, more than a request may (${MAX_REQUEST_TENSORS})`);
+  }
   const seen = new Set<string>();
   return raw.map((o: unknown, i): RequestedOutput => {
     if (!isObject(o)) throw badRequest(`outputs[${i}] must be an object, got ${describe(o)}`);
@@ -281,6 +306,17 @@ export function allocateData(datatype: OipDatatype, n: number): WireData {
   return datatype === 'BYTES' ? new Array<string>(n).fill('') : allocate(datatype, n);
 }
 
+/** Every array above the leaves has its dimension's length (recursion depth ≤ MAX_TENSOR_RANK). */
+function checkNesting(v: unknown, shape: readonly number[], path: number[], mismatch: (v: unknown, path: readonly number[]) => Error): void {
+  if (!Array.isArray(v) || v.length !== shape[path.length]) throw mismatch(v, path);
+  if (path.length + 1 >= shape.length) return;
+  for (let i = 0; i < v.length; i++) {
+    path.push(i);
+    checkNesting(v[i], shape, path, mismatch);
+    path.pop();
+  }
+}
+
 /**
  * An input's JSON `data` → its typed array. Flat data must have exactly `elements` values; nested
  * data must have exactly the declared shape. Elements must be of the datatype's kind and range.
@@ -289,16 +325,24 @@ export function decodeJsonData(input: Pick<InputHeader, 'name' | 'datatype' | 's
   const { name, datatype, shape, elements } = input;
   const where = `Input "${name}"`;
   if (!Array.isArray(data)) throw badRequest(`${where}: "data" must be a list, got ${describe(data)}`);
+  const nested = data.length > 0 && Array.isArray(data[0]);
+  // Flat data: the length is known before anything is allocated.
+  if (!nested && data.length !== elements) {
+    throw badRequest(`${where}: shape ${fmtShape(shape)} needs ${elements} elements, "data" has ${data.length}`);
+  }
+  const mismatch = (v: unknown, path: readonly number[]) => {
+    const got = Array.isArray(v) ? `${v.length} entries` : describe(v);
+    const at = path.length > 0 ? `element [${path.join(',')}]` : 'the top level';
+    return badRequest(`${where}: nested "data" does not match shape ${fmtShape(shape)}: ${at} has ${got}, expected ${shape[path.length]} entries`);
+  };
+  // Nested data: its arrays must match the shape before the shape's elements are allocated.
+  if (nested && shape.length > 0) checkNesting(data, shape, [], mismatch);
   const out = allocateData(datatype, elements);
   const put = putter(datatype, out);
   const wrongElement = (v: unknown, path: number[]) =>
     badRequest(`${where}: element [${path.join(',')}] is ${describe(v)}, expected ${expectedKind(datatype)} for ${datatype}`);
 
-  const nested = data.length > 0 && Array.isArray(data[0]);
   if (!nested) {
-    if (data.length !== elements) {
-      throw badRequest(`${where}: shape ${fmtShape(shape)} needs ${elements} elements, "data" has ${data.length}`);
-    }
     for (let i = 0; i < data.length; i++) {
       const v: unknown = data[i];
       if (!put(i, v)) throw wrongElement(v, [i]);
@@ -315,12 +359,7 @@ export function decodeJsonData(input: Pick<InputHeader, 'name' | 'datatype' | 's
       if (!put(at++, v)) throw wrongElement(v, path);
       return;
     }
-    const want = shape[depth]!;
-    if (!Array.isArray(v) || v.length !== want) {
-      const got = Array.isArray(v) ? `${v.length} entries` : describe(v);
-      const at = path.length > 0 ? `element [${path.join(',')}]` : 'the top level';
-      throw badRequest(`${where}: nested "data" does not match shape ${fmtShape(shape)}: ${at} has ${got}, expected ${want} entries`);
-    }
+    if (!Array.isArray(v) || v.length !== shape[depth]) throw mismatch(v, path);
     for (let i = 0; i < v.length; i++) {
       path.push(i);
       walk(v[i], depth + 1);
