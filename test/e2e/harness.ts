@@ -18,7 +18,8 @@ export interface Sandbox {
   store: string;
   tmp: string;
   env: NodeJS.ProcessEnv;
-  writeConfig(props: Record<string, string | number | boolean>): string;
+  /** Writes config.properties: loopback port-0 addresses and tokens off unless `props` says otherwise (undefined drops a key). */
+  writeConfig(props: Record<string, string | number | boolean | undefined>): string;
   remove(): void;
 }
 
@@ -45,7 +46,8 @@ export function makeSandbox(): Sandbox {
         disable_token_authorization: true,
         ...props,
       };
-      fs.writeFileSync(file, Object.entries(base).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+      const lines = Object.entries(base).filter(([, v]) => v !== undefined);
+      fs.writeFileSync(file, lines.map(([k, v]) => `${k}=${String(v)}`).join('\n') + '\n');
       return file;
     },
     remove() {
