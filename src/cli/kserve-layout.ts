@@ -112,7 +112,8 @@ function splitArgs(argv: readonly string[]): { flags: Partial<Record<KServeFlag,
 
 function portOf(raw: string, what: string): number {
   const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new KServeLayoutError(`${what} must be a port number (1-65535), got "${raw}"`);
+  // 0 (any free port) is what tests use; KServe always gives a real one.
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new KServeLayoutError(`${what} must be a port number (0-65535), got "${raw}"`);
   return n;
 }
 
@@ -220,7 +221,7 @@ function torchserveLayout(
   // Later keys win in a properties file: the user's text stays as it is (comments, $$VAR$$, model_snapshot).
   // The blank line ends a dangling `\` continuation so the overrides always start a fresh entry.
   const content =
-    text.replace(/\s*$/, '') +
+    text.replace(/[\r\n]*$/, '') +
     '\n\n' +
     propsText([`Added by onnxserve's KServe entry: listen where KServe routes (from ${o.configFile}).`], overrides);
   const args = ['--ts-config', configOut];

@@ -58,7 +58,8 @@ export type ServerState = { running: true; pid: number } | { running: false };
 export function checkRunning(print: (line: string) => void): ServerState {
   if (!fs.existsSync(pidFilePath())) return { running: false };
   const pid = readPid();
-  if (pid === undefined || !isAlive(pid)) {
+  // Our own PID: a file left by a killed server whose restart got the same PID (PID 1 in a container).
+  if (pid === undefined || pid === process.pid || !isAlive(pid)) {
     print('Removing orphan pid file.');
     removePid();
     return { running: false };

@@ -16,6 +16,30 @@ const stat = (p: string) => {
   }
 };
 
+/**
+ * CPUs this process may use: the machine's, capped by a cgroup CPU quota (a container's
+ * `limits.cpu`), so worker and thread counts do not oversubscribe a pod.
+ */
+function containerCpuCount(): number {
+  const cpus = os.availableParallelism();
+  const read = (p: string) => {
+    try {
+      return readFileSync(p, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  let quota: number | undefined;
+  const v2 = read('/sys/fs/cgroup/cpu.max')?.split(/\s+/);
+  if (v2 && v2[0] !== 'max') quota = Number(v2[0]) / Number(v2[1]);
+  else if (!v2) {
+    const q = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'));
+    const p = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us'));
+    if (q > 0 && p > 0) quota = q / p;
+  }
+  return quota !== undefined && Number.isFinite(quota) && quota > 0 ? Math.max(1, Math.min(cpus, Math.ceil(quota))) : cpus;
+}
+
 export function nodeConfigSources(
   cli: CliOptions,
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -25,7 +49,7 @@ export function nodeConfigSources(
     cli,
     env,
     cwd: path.resolve(cwd),
-    cpuCount: os.availableParallelism(),
+    cpuCount: containerCpuCount(),
     readFile(p) {
       try {
         return readFileSync(p, 'utf8');
