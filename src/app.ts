@@ -101,6 +101,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     observerFor: (model, version) => metrics.forModel(model, version),
     loadLimits: config.loadLimits,
     audit,
+    modelLog: loggers.model,
   });
   metrics.setModelsSource(() =>
     registry.allRegistered().map((v) => ({

@@ -1,17 +1,30 @@
 /**
- * Logging written as TorchServe's log4j2 layout writes it, so the lines people grep for
- * (ACCESS_LOG, "Model server started.") look the same:
+ * The server's loggers: pino loggers written as TorchServe's log4j2.xml writes them, so the lines
+ * people grep for (ACCESS_LOG, "Model server started.") look the same (spec §0.8, §6.3):
  *   console / ts_log.log:  2026-11-24T10:00:00,123 [INFO ] main ACCESS_LOG - <message>
+ *   model_log.log:         2026-11-24T10:00:00,123 [INFO ] W-9000-mlp_1.0 MODEL_LOG - <message>
  *   access_log.log:        2026-11-24T10:00:00,123 - <message>
+ *   ts_metrics.log:        2026-11-24T10:00:00,123 - <message>
+ * all under `${LOG_LOCATION:-logs}` (ts_metrics.log under METRICS_LOCATION when set). As in
+ * log4j2.xml, ACCESS_LOG, MODEL_LOG and TS_METRICS are additive: their lines also reach the console
+ * and ts_log.log. `--log-config` (logging/config.ts) changes levels, destinations, formats (text,
+ * pino's JSON, pretty) and rotation.
  *
- * Lines are rendered straight to text (no JSON record in between) and buffered per sink; a sink
- * is written at most once every FLUSH_MS (the first line after a quiet period on the next turn),
- * however many requests finished meanwhile, so the access log costs one string concatenation per
- * request, not three writes. `close()` (and a process `exit`) flushes what is still buffered. Measured: see docs/architecture.md,
- * "Performance notes".
+ * Each logger is a pino logger over a router stream (pino's metadata stream protocol: pino hands it
+ * the level, message and logger of each line). Text is rendered straight from those parts, once per
+ * layout, with the timestamp string cached per millisecond; pino builds its JSON only for a logger
+ * that has a JSON destination. Rendered lines are batched per output and written asynchronously
+ * through pino.destination (logging/output.ts), so an access line costs the request a few string
+ * concatenations. Measured: docs/architecture.md, "Performance notes".
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import os from 'node:os';
+import pino from 'pino';
+import { resolveLogSettings, validateLogConfig, type LogConfig, type LogTarget, type ResolvedDestination, type ResolvedTarget } from './logging/config.js';
+import { longLine, prettyLine, shortLine, stampNow, type Layout } from './logging/layout.js';
+import { FileOutput, StreamOutput, type Output } from './logging/output.js';
+
+export { log4jTimestamp } from './logging/layout.js';
+export { LogConfigError, loadLogConfig, parseLogConfig, type LogConfig } from './logging/config.js';
 
 /** The logging surface every room receives. */
 export interface Logger {
@@ -21,6 +34,19 @@ export interface Logger {
   error(msg: string): void;
 }
 
+/** Which worker a handler's line comes from. */
+export interface WorkerTag {
+  model: string;
+  version: string;
+  /** The worker id (9000, …): the thread shows as `W-9000-<model>_<version>`, as TorchServe's. */
+  worker: number;
+}
+
+/** MODEL_LOG: what handlers log, one logger per worker. */
+export interface ModelLog {
+  forWorker(tag: WorkerTag): Logger;
+}
+
 export interface Loggers {
   /** Server log: console and `<logLocation>/ts_log.log`. */
   main: Logger;
@@ -28,159 +54,187 @@ export interface Loggers {
   access: Logger;
   /** TS_METRICS lines (log/legacy metrics modes): console, ts_log.log and `<metricsLocation>/ts_metrics.log`. */
   metrics: Logger;
+  /** What handlers log (MODEL_LOG): `<logLocation>/model_log.log`, console and ts_log.log. */
+  model: ModelLog;
   /** Flushes and closes the log files. */
   close(): Promise<void>;
-}
-
-/** log4j2's ISO8601 pattern: local time, comma before milliseconds. */
-export function log4jTimestamp(d = new Date()): string {
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return (
-    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T` +
-    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`
-  );
-}
-
-/** The current timestamp, rendered at most once per millisecond (busy servers log many lines per ms). */
-let lastMs = -1;
-let lastStamp = '';
-function now(): string {
-  const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastStamp = log4jTimestamp(new Date(ms));
-  }
-  return lastStamp;
-}
-
-/** Where buffered text goes when a sink flushes. */
-interface Sink {
-  /** `prompt`: written on the next turn, not after the access-log interval. */
-  write(line: string, prompt: boolean): void;
-  flush(): void;
-  close(): Promise<void>;
-}
-
-/**
- * Access lines: at most one write per sink every FLUSH_MS. Each write wakes another thread
- * (libuv's pool for a file, the reader of a piped stdout), which on a small machine takes the CPU
- * from the event loop. The first line after a quiet period, and every server-log line (rare, and
- * people wait for them: "Model server started.", errors), are written on the next turn.
- */
-const FLUSH_MS = 50;
-const MAX_BUFFERED = 64 * 1024;
-
-/** Every sink with buffered text; flushed together. */
-const pending = new Set<Sink>();
-let flushTimer: NodeJS.Timeout | undefined;
-let flushImmediate: NodeJS.Immediate | undefined;
-let lastFlush = 0;
-
-function flushAll(): void {
-  clearTimeout(flushTimer);
-  clearImmediate(flushImmediate);
-  flushTimer = flushImmediate = undefined;
-  lastFlush = Date.now();
-  for (const sink of pending) sink.flush();
-  pending.clear();
-}
-
-function schedule(sink: Sink, prompt: boolean): void {
-  pending.add(sink);
-  if (flushImmediate !== undefined) return;
-  const wait = prompt ? 0 : lastFlush + FLUSH_MS - Date.now();
-  if (wait > 0) flushTimer ??= setTimeout(flushAll, wait);
-  else flushImmediate = setImmediate(flushAll);
-}
-
-/** Nothing buffered may be lost when the process ends without close() (process.exit elsewhere). */
-let exitHooked = false;
-function hookExit(): void {
-  if (exitHooked) return;
-  exitHooked = true;
-  process.once('exit', flushAll);
-}
-
-/** A buffering sink over `out`; `out` gets one call per flush with all lines since the last one. */
-function bufferedSink(out: (text: string) => void, end: () => Promise<void> = async () => undefined): Sink {
-  let buffer = '';
-  let open = true;
-  const sink: Sink = {
-    write(line, prompt) {
-      if (!open) return;
-      if (buffer === '' || prompt) schedule(sink, prompt);
-      buffer += line;
-      if (buffer.length > MAX_BUFFERED) sink.flush();
-    },
-    flush() {
-      if (buffer === '') return;
-      const text = buffer;
-      buffer = '';
-      out(text);
-    },
-    close: async () => {
-      if (!open) return;
-      sink.flush();
-      open = false;
-      pending.delete(sink);
-      await end();
-    },
-  };
-  return sink;
-}
-
-/** A buffered, append-only log file: request paths never wait on a write. */
-function fileSink(file: string): Sink {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const stream = fs.createWriteStream(file, { flags: 'a' });
-  return bufferedSink(
-    (text) => void stream.write(text),
-    () => new Promise<void>((resolve) => stream.end(resolve)),
-  );
 }
 
 export interface LoggingOptions {
   logLocation: string;
   /** Where ts_metrics.log goes (`METRICS_LOCATION`, TorchServe's); default: logLocation. */
   metricsLocation?: string;
-  /** Echo to stdout (false for quiet tests). */
+  /** Echo to stdout (false for quiet tests and the daemon). */
   console: boolean;
   debug?: boolean;
+  /** A parsed `--log-config` (loadLogConfig); default: TorchServe's files and layouts. */
+  config?: LogConfig;
 }
 
-type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+/** The thread (`%t`) of a model child logger. */
+const THREAD = Symbol('onnxserve.log.thread');
+
+/** pino's level numbers. */
+const LEVEL_NUMS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, off: Infinity };
+const pinoLevel = (name: string) => (name === 'off' ? 'silent' : name);
+
+interface Route {
+  out: Output;
+  layout: Layout;
+  /** The destination's threshold (the console's level); 0 for the others. */
+  min: number;
+}
+
+/**
+ * A pino destination with `needsMetadata`: before each write pino sets the line's level, message
+ * and logger here, so the text layouts need no JSON. `write(s)` gets pino's JSON, or '' when no
+ * destination of this logger wants it (then pino never builds it).
+ */
+class Router {
+  readonly [pino.symbols.needsMetadataGsym] = true as const;
+  lastLevel = 0;
+  lastMsg = '';
+  lastTime = '';
+  lastObj: object = {};
+  lastLogger: unknown;
+
+  constructor(
+    private readonly category: string,
+    private readonly routes: Route[],
+    private readonly prompt: boolean,
+  ) {}
+
+  write(json: string): void {
+    const num = this.lastLevel;
+    const msg = this.lastMsg;
+    const thread = ((this.lastLogger as Record<symbol, string | undefined>)[THREAD]) ?? 'main';
+    const stamp = stampNow();
+    let long: string | undefined;
+    let short: string | undefined;
+    for (const r of this.routes) {
+      if (num < r.min) continue;
+      let line: string;
+      switch (r.layout) {
+        case 'long':
+          line = long ??= longLine(stamp, num, thread, this.category, msg);
+          break;
+        case 'short':
+          line = short ??= shortLine(stamp, msg);
+          break;
+        case 'json':
+          line = json;
+          break;
+        default:
+          line = prettyLine(stamp, num, thread, this.category, msg, r.layout === 'pretty-color');
+      }
+      r.out.write(line, this.prompt);
+    }
+  }
+}
+
+const noJson = () => '';
 
 export function createLoggers(opts: LoggingOptions): Loggers {
-  hookExit();
-  const tsLog = fileSink(path.join(opts.logLocation, 'ts_log.log'));
-  const accessLog = fileSink(path.join(opts.logLocation, 'access_log.log'));
-  const metricsLog = fileSink(path.join(opts.metricsLocation ?? opts.logLocation, 'ts_metrics.log'));
-  const consoleSink = opts.console ? bufferedSink((text) => void process.stdout.write(text)) : undefined;
+  // Validated again: a config built in code gets the same checks as a file.
+  const settings = resolveLogSettings(validateLogConfig(opts.config ?? {}), {
+    logLocation: opts.logLocation,
+    metricsLocation: opts.metricsLocation,
+    debug: opts.debug,
+    console: opts.console,
+  });
 
-  /** `side`: the logger's own file (`<stamp> - <msg>` lines, written lazily like the access log). */
-  const logger = (name: string, side?: Sink): Logger => {
-    const prompt = side === undefined;
-    const line = (level: Level, msg: string) => {
-      const stamp = now();
-      const full = `${stamp} [${level.padEnd(5)}] main ${name} - ${msg}\n`;
-      consoleSink?.write(full, prompt);
-      tsLog.write(full, prompt);
-      side?.write(`${stamp} - ${msg}\n`, false);
-    };
-    return {
-      debug: opts.debug ? (m) => line('DEBUG', m) : () => undefined,
-      info: (m) => line('INFO', m),
-      warn: (m) => line('WARN', m),
-      error: (m) => line('ERROR', m),
-    };
+  /** One output per file or stream, whoever writes to it. */
+  const outputs = new Map<string, Output>();
+  const outputFor = (d: ResolvedDestination, t: ResolvedTarget): Output | undefined => {
+    if (d.kind === 'off') return undefined;
+    const key = d.kind === 'file' ? `file:${d.path}` : d.kind;
+    let out = outputs.get(key);
+    if (!out) {
+      out =
+        d.kind === 'file'
+          ? new FileOutput(d.path, { maxBytes: Math.floor(t.rotation.maxSizeMB * 1024 * 1024), maxFiles: t.rotation.maxFiles })
+          : new StreamOutput(d.kind === 'stdout' ? 1 : 2);
+      outputs.set(key, out);
+    }
+    return out;
   };
 
+  /** Each target's own destination, in that target's layout. */
+  const own = (name: LogTarget): Route | undefined => {
+    const t = settings[name];
+    const out = outputFor(t.destination, t);
+    if (!out) return undefined;
+    const layout: Layout =
+      t.format === 'json'
+        ? 'json'
+        : t.format === 'pretty'
+          ? out instanceof StreamOutput && out.isTTY && !process.env.NO_COLOR
+            ? 'pretty-color'
+            : 'pretty'
+          : name === 'access_log' || name === 'ts_metrics'
+            ? 'short'
+            : 'long';
+    return { out, layout, min: name === 'console' ? (LEVEL_NUMS[t.level] ?? 0) : 0 };
+  };
+  /** ts_log's and the console's routes: the additive loggers write there too. */
+  let tsLog: Route | undefined;
+  let consoleRoute: Route | undefined;
+  /** A logger's routes: its own destination, then (ts_log, and the additive ones) ts_log's and the console. */
+  const routesOf = (name: LogTarget): Route[] => {
+    const all = name === 'ts_log' ? [tsLog, consoleRoute] : [own(name), ...(settings[name].additive ? [tsLog, consoleRoute] : [])];
+    const routes: Route[] = [];
+    for (const r of all) {
+      // Two targets configured onto one destination in one layout: one line, not two.
+      if (r && !routes.some((x) => x.out === r.out && x.layout === r.layout)) routes.push(r);
+    }
+    return routes;
+  };
+
+  const hostname = os.hostname();
+  const source = (name: LogTarget, category: string, prompt: boolean): pino.Logger => {
+    const routes = routesOf(name);
+    const wantsJson = routes.some((r) => r.layout === 'json');
+    const logger = pino(
+      {
+        level: routes.length === 0 ? 'silent' : pinoLevel(settings[name].level),
+        base: { pid: process.pid, hostname, logger: category },
+        timestamp: wantsJson ? pino.stdTimeFunctions.isoTime : false,
+        formatters: { level: (label) => ({ level: label }) },
+      },
+      new Router(category, routes, prompt),
+    );
+    // pino's serialiser, skipped when nothing reads the JSON (the text layouts don't).
+    if (!wantsJson) (logger as unknown as Record<symbol, unknown>)[pino.symbols.asJsonSym] = noJson;
+    return logger;
+  };
+
+  let main: pino.Logger, access: pino.Logger, metrics: pino.Logger, modelLogger: pino.Logger;
+  try {
+    tsLog = own('ts_log');
+    consoleRoute = own('console');
+    main = source('ts_log', 'org.onnxserve.ModelServer', true);
+    access = source('access_log', 'ACCESS_LOG', false);
+    metrics = source('ts_metrics', 'TS_METRICS', false);
+    modelLogger = source('model_log', 'MODEL_LOG', false);
+  } catch (e) {
+    // A destination that can't be opened (permissions, a directory in the way): close the others.
+    for (const o of outputs.values()) void o.close();
+    throw e;
+  }
   return {
-    main: logger('org.onnxserve.ModelServer'),
-    access: logger('ACCESS_LOG', accessLog),
-    metrics: logger('TS_METRICS', metricsLog),
+    main,
+    access,
+    metrics,
+    model: {
+      forWorker({ model, version, worker }) {
+        const thread = `W-${worker}-${model}_${version}`;
+        const child = modelLogger.child({ model, version, worker: thread });
+        (child as unknown as Record<symbol, string>)[THREAD] = thread;
+        return child;
+      },
+    },
     close: async () => {
-      await Promise.all([consoleSink?.close(), tsLog.close(), accessLog.close(), metricsLog.close()]);
+      await Promise.all([...outputs.values()].map((o) => o.close()));
     },
   };
 }

@@ -45,7 +45,7 @@ export function buildProgram(name: string): Command {
     .option('--model-store <MODEL_STORE>', 'Model store location from where local or default models can be loaded')
     .option('--workflow-store <WORKFLOW_STORE>', 'Workflow store location (accepted; workflows are not supported)')
     .option('--models <MODEL_PATH...>', 'Models to be loaded using [model_name=]model_location format, or "all"')
-    .option('--log-config <LOG_CONFIG>', 'Log configuration file (accepted; ignored)')
+    .option('--log-config <LOG_CONFIG>', 'Logging config, JSON or YAML (see README "Logging"); log4j2 XML is refused')
     .option('--cpp-log-config <CPP_LOG_CONFIG>', 'accepted for compatibility; ignored')
     .option('--foreground', 'Run the model server in foreground')
     .option('--ncs', 'Prevents to server from storing config snapshot files')

@@ -69,6 +69,7 @@ async function runForeground(options: CliOptions, daemonChild: boolean): Promise
       ...(process.env.METRICS_LOCATION ? { metricsLocation: process.env.METRICS_LOCATION } : {}),
       console: !daemonChild,
       debug: config.debug,
+      ...(config.logConfig ? { config: config.logConfig } : {}),
     });
     writePid(process.pid);
     let stopping = false;

@@ -12,6 +12,7 @@ import { parseProperties, PropertiesSyntaxError } from './properties.js';
 import type { ServerConfig } from './types.js';
 import { parseModelSnapshot, SnapshotError, type ModelSnapshot } from '../snapshot/format.js';
 import type { SnapshotSearch } from '../snapshot/store.js';
+import { LogConfigError, parseLogConfig, type LogConfig } from '../logging/config.js';
 import { allowedUrls, boolProp, intProp, metricsMode, modelsJson, serviceEnvelope, tokenExpirationMin } from './values.js';
 
 /** The start-up flags that shape the configuration (see spec §1.1). */
@@ -111,9 +112,18 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   const { cli, env, cwd } = src;
 
   // --- The launcher's checks (spec §1.4), in its order. ---
+  let logConfig: LogConfig | undefined;
   if (cli.logConfig !== undefined && cli.logConfig !== '') {
     const abs = path.resolve(cwd, cli.logConfig);
     if (!src.fileExists(abs)) throw new StartupError(`--log-config file not found: ${abs}`);
+    const text = src.readFile(abs);
+    if (text === undefined) throw new StartupError(`--log-config: cannot read ${abs}`);
+    try {
+      logConfig = parseLogConfig(text, abs);
+    } catch (e) {
+      if (e instanceof LogConfigError) throw new StartupError(e.message);
+      throw e;
+    }
   }
   // TorchServe passes TEMP to the JVM as java.io.tmpdir: where archives are extracted.
   const temp = env.TEMP;
@@ -239,6 +249,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     noConfigSnapshots: cli.ncs === true,
     ...(modelSnapshot ? { modelSnapshot } : {}),
     startupWarnings: warnings,
+    ...(logConfig ? { logConfig } : {}),
     debug,
     ortIntraOpThreads,
     busyPollUs,

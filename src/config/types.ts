@@ -1,4 +1,5 @@
 import type { ModelSnapshot } from '../snapshot/format.js';
+import type { LogConfig } from '../logging/config.js';
 /** Where a listener binds. `unix` addresses carry a socket path instead of host/port. */
 export interface BindAddress {
   scheme: 'http' | 'https' | 'unix';
@@ -70,6 +71,8 @@ export interface ServerConfig {
   noConfigSnapshots: boolean;
   /** `model_snapshot` of the file or snapshot read: the models to restore instead of load_models (spec §8). */
   modelSnapshot?: ModelSnapshot;
+  /** Parsed --log-config (src/logging/config.ts); absent: TorchServe's files and layouts. */
+  logConfig?: LogConfig;
   /** Problems found while resolving that do not stop start-up (logged as WARN). */
   startupWarnings: readonly string[];
   debug: boolean;

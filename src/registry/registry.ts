@@ -82,6 +82,8 @@ export interface RegistryOptions {
   observerFor?: (model: string, version: string) => PoolObserver;
   /** Download and extraction limits (defaults: model-source's and the archive module's). */
   loadLimits?: LoadLimits;
+  /** MODEL_LOG: what handlers log and print (logging.ts). */
+  modelLog?: import('../logging.js').ModelLog;
   /** Where the server's own model loads (start-up, snapshot restore) are audited when they fail. */
   audit?: AuditLog;
 }
@@ -258,6 +260,7 @@ export class ModelRegistry {
         ...(this.options.arrivals === undefined ? {} : { arrivals: this.options.arrivals }),
         busyPollUs: this.config.busyPollUs,
         ...(this.options.observerFor ? { observer: this.options.observerFor(name, versionId) } : {}),
+        ...(this.options.modelLog ? { modelLog: this.options.modelLog } : {}),
       },
       this.logger,
     );

@@ -4,6 +4,7 @@
  * the workers. Invariant: every submitted job settles (reply, per-job error, 500 `Worker died.`
  * or 503 no-worker), whatever happens to workers or the target count.
  */
+import { createInterface } from 'node:readline';
 import type { Worker } from 'node:worker_threads';
 import { ServeError, internalError, noWorkerMessage, serviceUnavailable } from '../errors.js';
 import { createLane, drain, pollFor, post as postOn, TO_POOL, TO_WORKER, WORKER_POLL_US, type LaneEnd } from './lane.js';
@@ -116,6 +117,8 @@ interface Slot {
   thread: Worker;
   /** Every message to and from the thread (lane.ts). */
   lane: LaneEnd;
+  /** This worker's MODEL_LOG logger (handler output), made on first use. */
+  handlerLog?: { info(m: string): void; warn(m: string): void; error(m: string): void };
   /** Messages from the thread handled so far. */
   consumed: number;
   /** Native-call flag shared with the thread (native-flag.ts). */
@@ -360,7 +363,7 @@ export class WorkerPool {
     let settleStart!: (r: StartResult) => void;
     const started = new Promise<StartResult>((resolve) => (settleStart = resolve));
     const lane = createLane();
-    const thread = spawnWorker(lane.worker, this.options.workerHeapLimitMb);
+    const thread = spawnWorker(lane.worker, this.options.workerHeapLimitMb, this.options.modelLog !== undefined);
     const slot: Slot = {
       id: nextWorkerId++,
       thread,
@@ -384,6 +387,12 @@ export class WorkerPool {
     };
     this.threads.add(thread);
     this.slots.set(slot.id, slot);
+    // What handler code prints (console.log/error) goes to MODEL_LOG, as TorchServe's worker stdout/stderr.
+    if (this.options.modelLog) {
+      const log = this.handlerLogOf(slot);
+      createInterface({ input: thread.stdout }).on('line', (l) => log.info(l));
+      createInterface({ input: thread.stderr }).on('line', (l) => log.warn(l));
+    }
     slot.lane.port.on('message', (msg: FromWorker) => this.receive(slot, msg));
     slot.thread.on('error', (err) => this.log.error(`${this.tag(slot)} crashed: ${err.stack ?? err.message}`));
     slot.thread.on('exit', (code) => this.onExit(slot, code));
@@ -495,7 +504,8 @@ export class WorkerPool {
   private onMessage(slot: Slot, msg: FromWorker): void {
     switch (msg.type) {
       case 'log':
-        this.log[msg.level](`${this.tag(slot)}: ${msg.message}`);
+        if (this.options.modelLog) this.handlerLogOf(slot)[msg.level](msg.message);
+        else this.log[msg.level](`${this.tag(slot)}: ${msg.message}`);
         return;
       case 'loaded':
         if (slot.state !== 'starting') return;
@@ -522,6 +532,11 @@ export class WorkerPool {
         this.onIntermediate(slot, msg.id, msg.index, msg.reply);
         return;
     }
+  }
+
+  private handlerLogOf(slot: Slot): NonNullable<Slot['handlerLog']> {
+    const modelLog = this.options.modelLog!;
+    return (slot.handlerLog ??= modelLog.forWorker({ model: this.options.modelName, version: this.options.modelVersion, worker: slot.id }));
   }
 
   private onLoadFailed(slot: Slot, why: string, force = false): void {

@@ -17,8 +17,10 @@ export interface WorkerBoot {
  * `heapLimitMb`: the thread's V8 old-generation limit (Worker resourceLimits); a handler that
  * exceeds it ends that thread only (ERR_WORKER_OUT_OF_MEMORY), never the server. 0: Node's default.
  */
-export function spawnWorker(boot: WorkerBoot, heapLimitMb = 0): Worker {
+export function spawnWorker(boot: WorkerBoot, heapLimitMb = 0, captureOutput = false): Worker {
   const options = {
+    // Piped only when someone reads it (MODEL_LOG); else the thread writes to the process's own.
+    ...(captureOutput ? { stdout: true, stderr: true } : {}),
     workerData: boot,
     transferList: [boot.port],
     ...(heapLimitMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: heapLimitMb } } : {}),

@@ -141,6 +141,8 @@ export interface WorkerPoolOptions {
   busyPollUs?: number;
   /** V8 heap limit of each worker thread, MB (0/undefined: Node's default); see spawn.ts. */
   workerHeapLimitMb?: number;
+  /** MODEL_LOG (logging.ts): what handlers log and print, per worker. Without it, handler lines go to the pool's logger. */
+  modelLog?: import('../logging.js').ModelLog;
   /** Told about every request, batch and worker event (the metrics, src/metrics). */
   observer?: PoolObserver;
 }

@@ -153,7 +153,8 @@ describe('config file selection (env TS_CONFIG_FILE > --ts-config > ./config.pro
 describe('start-up checks (spec §1.4), in order', () => {
   it('fails on a missing --log-config with its absolute path, before anything else', () => {
     fails({ cli: { logConfig: 'log4j2.xml', tsConfig: 'missing.properties' } }, '--log-config file not found: /srv/log4j2.xml');
-    expect(() => resolve({ files: { '/srv/log4j2.xml': '<x/>' }, cli: { modelStore: 'store', logConfig: 'log4j2.xml' } })).not.toThrow();
+    expect(() => resolve({ files: { '/srv/log.yaml': 'level: info\n' }, cli: { modelStore: 'store', logConfig: 'log.yaml' } })).not.toThrow();
+    fails({ files: { '/srv/log4j2.xml': '<?xml version="1.0"?><Configuration/>' }, cli: { modelStore: 'store', logConfig: 'log4j2.xml' } }, 'log4j2 XML configurations are not supported');
   });
 
   it('checks TEMP after --log-config and before the config file, and extracts there', () => {

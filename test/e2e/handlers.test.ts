@@ -187,7 +187,8 @@ describe('custom handlers', () => {
     expect(res.headers.get('connection')).toBe('close');
     const next = await post('predictions/custom', 'after');
     expect(next.status).toBe(200);
-    expect(server.output()).toContain('user code failed');
+    // Handler errors go to MODEL_LOG (also echoed on the console), written a moment later.
+    await eventually(async () => expect(server.output()).toContain('user code failed'));
   });
 
   it('answers the status a thrown error carries', async () => {

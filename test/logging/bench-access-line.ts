@@ -4,9 +4,11 @@
  * synchronous time of `access.info()` and the process CPU (every thread) above a baseline loop
  * that does the same turns without logging. Not a test (vitest only runs *.test.ts).
  *
- *   node --import tsx test/logging/bench-access-line.ts [module] [rounds]
+ *   node --import tsx test/logging/bench-access-line.ts [module] [rounds] > /dev/null
  *
  * `module`: the logging module to measure (default src/logging.ts), e.g. a copy of an older one.
+ * BENCH_CONSOLE=1: with the console echo on (send stdout to /dev/null; results go to stderr).
+ * BENCH_FORMAT=json: every destination in pino's JSON (modules that take a `config`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +19,7 @@ interface Loggers {
   access: { info(m: string): void };
   close(): Promise<void>;
 }
-type Create = (o: { logLocation: string; console: boolean }) => Loggers;
+type Create = (o: { logLocation: string; console: boolean; config?: { format?: string } }) => Loggers;
 
 const LINES = 20_000;
 const turn = () => new Promise<void>((r) => setImmediate(r));
@@ -45,13 +47,17 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxserve-logbench-'));
     const base = await loop();
-    const loggers = createLoggers({ logLocation: dir, console: false });
+    const loggers = createLoggers({
+      logLocation: dir,
+      console: process.env.BENCH_CONSOLE === '1',
+      ...(process.env.BENCH_FORMAT ? { config: { format: process.env.BENCH_FORMAT } } : {}),
+    });
     const t = await loop((i) => loggers.access.info(`/127.0.0.1:53514 "POST /predictions/iris HTTP/1.1" 200 ${i % 7}`));
     const cpu1 = process.cpuUsage();
     await loggers.close();
     const closeCpu = process.cpuUsage(cpu1);
     const lines = fs.readFileSync(path.join(dir, 'access_log.log'), 'utf8').split('\n').length - 1;
-    if (lines !== LINES) throw new Error(`expected ${LINES} access lines, found ${lines}`);
+    if (lines !== LINES && process.env.BENCH_FORMAT !== 'json') throw new Error(`expected ${LINES} access lines, found ${lines}`);
     fs.rmSync(dir, { recursive: true, force: true });
     results.push({
       sync: t.syncNs / LINES / 1000,
@@ -60,8 +66,9 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const f = (x: number) => x.toFixed(2);
-  for (const [i, r] of results.entries()) console.log(`round ${i + 1}: sync ${f(r.sync)} µs/line, CPU ${f(r.cpu)} µs/line`);
-  console.log(`${path.relative(process.cwd(), modPath)}: median sync ${f(med(results.map((r) => r.sync)))} µs/line, CPU ${f(med(results.map((r) => r.cpu)))} µs/line (above the bare loop)`);
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  for (const [i, r] of results.entries()) say(`round ${i + 1}: sync ${f(r.sync)} µs/line, CPU ${f(r.cpu)} µs/line`);
+  say(`${path.relative(process.cwd(), modPath)}: median sync ${f(med(results.map((r) => r.sync)))} µs/line, CPU ${f(med(results.map((r) => r.cpu)))} µs/line (above the bare loop)`);
 }
 
 await main();
