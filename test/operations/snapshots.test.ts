@@ -59,6 +59,25 @@ async function readyWorkers(mgmt: string, name: string, version: string): Promis
 }
 
 describe('config snapshots', () => {
+  it('a restart after SIGKILL (no shutdown snapshot) comes back from the last change snapshot', async () => {
+    const s = await setup();
+    const first = await startForeground(s, []);
+    const mgmt = first.endpoints.management;
+    expect((await http(`${mgmt}/models?url=a_v1.mar&initial_workers=1&synchronous=true`, { method: 'POST' })).status).toBe(200);
+    expect((await http(`${mgmt}/models/a?min_worker=2&max_worker=2&synchronous=true`, { method: 'PUT' })).status).toBe(200);
+    const before = await snapshotOf(mgmt, ['a']);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(snapshotFiles(s).some((f) => f.endsWith('-shutdown.cfg'))).toBe(false);
+    const second = await startForeground(s, []);
+    try {
+      expect(await snapshotOf(second.endpoints.management, ['a'])).toEqual(before);
+      await eventually(async () => expect(await readyWorkers(second.endpoints.management, 'a', '1.0')).toBe(2));
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('a restart comes back with the same models, versions, defaults and worker counts', async () => {
     const s = await setup();
     const first = await startForeground(s, []);
