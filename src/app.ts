@@ -25,6 +25,7 @@ import type { BindAddress } from './config/types.js';
 import { StartupError } from './errors.js';
 import { oipJson } from './http/oip/errors.js';
 import { errorResult, type HttpResult } from './http/reply.js';
+import { ModelCatalog, recordRegistered, type WallarooDeps } from './wallaroo/index.js';
 
 export interface ServerHandle {
   registry: ModelRegistry;
@@ -94,7 +95,12 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   const arrivals = new ArrivalTracker();
   const audit = new AuditLog(path.resolve(cwd, config.logLocation));
   const metrics = new ServerMetrics({ mode: config.metricsMode, logLine: (line) => loggers.metrics.info(line) });
+  // The Wallaroo-style API's ids come back from the snapshot this start restores, if any.
+  const catalog = config.modelSnapshot?.wallaroo ? ModelCatalog.fromJSON(config.modelSnapshot.wallaroo) : new ModelCatalog();
   const registry = new ModelRegistry(config, loggers.main, {
+    onVersionAdded: (v) => recordRegistered(catalog, v),
+    onVersionRemoved: (v) => catalog.removeVersion(v.name, v.version),
+    onVersionFailed: (v) => catalog.setStatus(v.name, v.version, 'error'),
     tempRoot: options.tempRoot ?? config.tempDir ?? os.tmpdir(),
     cwd,
     arrivals,
@@ -116,7 +122,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   // Config snapshots (spec §8): on start, on every model change, on shutdown; never with --ncs.
   const snapshots = config.noConfigSnapshots
     ? undefined
-    : new SnapshotWriter({ dir: snapshotDir(cwd, config.logLocation), properties: config.properties, models: () => registry.snapshotModels(), log: loggers.main });
+    : new SnapshotWriter({ dir: snapshotDir(cwd, config.logLocation), properties: config.properties, models: () => registry.snapshotModels(), wallaroo: () => catalog.toJSON(), log: loggers.main });
   const close = () =>
     (closing ??= (async () => {
       await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
@@ -156,9 +162,43 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     // A config (file or snapshot) with model_snapshot restores those models instead of load_models.
     if (config.modelSnapshot) await registry.restoreSnapshot(config.modelSnapshot);
     else await registry.loadStartupModels(config.loadModels, () => storeEntries(config.modelStore));
+    // Versions the snapshot's catalog knew but that did not come back are dropped.
+    catalog.reconcile(registry.allRegistered().map((v) => ({ model: v.name, version: v.version })));
+    const wallaroo: WallarooDeps = {
+      catalog,
+      checkMutation: () => (config.enableModelApi ? undefined : methodNotAllowed()),
+      currentVersion: (name) => (registry.has(name) ? registry.resolve(name).version : undefined),
+      modelInputs: (name, version) => {
+        try {
+          return registry.resolve(name, version).signature()?.inputs.map((m) => m.name);
+        } catch {
+          return undefined;
+        }
+      },
+      onChange: () => {
+        if (started) snapshots?.write('snapshot');
+      },
+      audit: (e) =>
+        audit.append({
+          remote: (e.req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, ''),
+          key: tokens ? (['management', 'API', 'inference'] as const).find((t) => tokens?.allows(t, e.req.headers.authorization)) ?? 'none' : 'disabled',
+          action: e.action,
+          model: e.model,
+          version: e.version,
+          outcome: e.outcome,
+          status: e.status,
+          reason: e.reason,
+        }),
+    };
     const inference = createListener({
       kind: 'inference',
-      router: inferenceRouter({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, log: loggers.main }),
+      router: inferenceRouter({
+        registry,
+        maxRequestSize: config.maxRequestSize,
+        maxResponseSize: config.maxResponseSize,
+        log: loggers.main,
+        modelConfig: (model, version) => catalog.configFor(model, version),
+      }),
       config,
       accessLog: loggers.access,
       arrivals,
@@ -170,7 +210,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     });
     const management = createListener({
       kind: 'management',
-      router: managementRouter({ registry, config }),
+      router: managementRouter({ registry, config, wallaroo }),
       config,
       accessLog: loggers.access,
       gate: (method, segments) => (!config.enableModelApi && isModelApiCall(method, segments) ? methodNotAllowed() : undefined),

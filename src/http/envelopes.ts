@@ -21,6 +21,7 @@ import { decodeInferBody, runInfer } from './oip/infer.js';
 import type { HttpResult } from './reply.js';
 import type { RouteContext } from './route-context.js';
 import { bodyBuffer } from './tensor-infer.js';
+import type { ModelConfig } from '../wallaroo/catalog.js';
 
 export interface EnvelopeCall {
   envelope: Exclude<ServiceEnvelope, 'body'>;
@@ -28,6 +29,7 @@ export interface EnvelopeCall {
   explicitVersion: boolean;
   limits: CodecLimits;
   extraHeaders: Record<string, string>;
+  modelConfig?: ModelConfig | undefined;
 }
 
 export async function envelopePredict(ctx: RouteContext, v: ModelVersion, call: EnvelopeCall): Promise<HttpResult> {
@@ -36,10 +38,11 @@ export async function envelopePredict(ctx: RouteContext, v: ModelVersion, call: 
       explicitVersion: call.explicitVersion,
       fallbackId: ctx.req.id,
       extraHeaders: call.extraHeaders,
+      modelConfig: call.modelConfig,
     });
   }
   const body = parseJsonObject(bodyBuffer(ctx.req, `The ${call.envelope} envelope's`).toString('utf8'));
-  const values = await v1Infer(ctx, v, body, { explain: call.explain, explicitVersion: call.explicitVersion, limits: call.limits, columnar: false });
+  const values = await v1Infer(ctx, v, body, { explain: call.explain, explicitVersion: call.explicitVersion, limits: call.limits, columnar: false, modelConfig: call.modelConfig });
   const key = call.envelope === 'kserve' && call.explain ? 'explanations' : 'predictions';
   return jsonResult({ [key]: values });
 }

@@ -11,6 +11,8 @@ import { oipRouter } from './oip/routes.js';
 import type { HttpResult } from './reply.js';
 import { handlerHeaders, requestParts } from './request-parts.js';
 import type { RouteContext, Router } from './route-context.js';
+import { signatureOf } from './tensor-infer.js';
+import { preparePredictionParts, type ModelConfig } from '../wallaroo/index.js';
 
 /** TorchServe's default `max_response_size` (bytes), used when the caller does not pass one. */
 export const DEFAULT_MAX_RESPONSE_SIZE = 6553500;
@@ -22,11 +24,14 @@ export interface InferenceDeps {
   maxResponseSize?: number;
   /** Where failures after a streamed reply started are reported. */
   log?: Logger;
+  /** A version's Wallaroo-style model configuration (tensor_fields, batch_config), if any. */
+  modelConfig?: (model: string, version: string) => ModelConfig | undefined;
 }
 
 async function predict(ctx: RouteContext, deps: InferenceDeps, model: string, version: string | undefined, extraHeaders: Record<string, string>): Promise<HttpResult> {
   const v = deps.registry.resolve(model, version);
   if (ctx.method === 'OPTIONS') return { status: 200, json: modelInferenceDescription(model) };
+  const modelConfig = deps.modelConfig?.(v.name, v.version);
   if (v.envelope !== undefined && v.envelope !== 'body') {
     return envelopePredict(ctx, v, {
       envelope: v.envelope,
@@ -34,9 +39,15 @@ async function predict(ctx: RouteContext, deps: InferenceDeps, model: string, ve
       explicitVersion: version !== undefined,
       limits: { maxElements: deps.maxRequestSize },
       extraHeaders,
+      modelConfig,
     });
   }
-  const parts = await requestParts(ctx.req, deps.maxRequestSize);
+  const received = await requestParts(ctx.req, deps.maxRequestSize);
+  // tensor_fields and batch_config apply to the default ONNX handler's JSON inputs.
+  const parts =
+    modelConfig && v.defaultHandler
+      ? [...preparePredictionParts(modelConfig, modelConfig.tensorFields ? signatureOf(v).inputs.map((m) => m.name) : [], received, `Model "${v.name}" version ${v.version}`)]
+      : received;
   const request = { parts, headers: handlerHeaders(ctx.req, extraHeaders) };
   const explicitVersion = version !== undefined;
   return inferForHttp((opts) => v.pool.submit(request, { ...opts, explicitVersion }), {

@@ -21,6 +21,7 @@ import { oipFromOrt } from './oip/datatypes.js';
 import type { HttpResult } from './reply.js';
 import type { RouteContext } from './route-context.js';
 import { bodyBuffer, inferInstances, inferTensors, signatureOf } from './tensor-infer.js';
+import { applyTensorFields, checkBatchConfig, rowsInRequest, type ModelConfig } from '../wallaroo/index.js';
 
 /**
  * The most instances one request may carry to a handler that does not take tensors: each is a job
@@ -31,6 +32,7 @@ export const MAX_HANDLER_INSTANCES = 1024;
 export interface V1Deps {
   registry: ModelRegistry;
   maxRequestSize: number;
+  modelConfig?: (model: string, version: string) => ModelConfig | undefined;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -146,6 +148,8 @@ export interface V1Options {
   limits: CodecLimits;
   /** TorchServe's `kserve`/`json` envelopes read `instances` only; the v1 route also takes `inputs`. */
   columnar: boolean;
+  /** The version's Wallaroo-style configuration (tensor_fields, batch_config). */
+  modelConfig?: ModelConfig | undefined;
 }
 
 /** A v1 body → the prediction (or explanation) list. */
@@ -156,6 +160,8 @@ export async function v1Infer(ctx: RouteContext, v: ModelVersion, body: Record<s
     throw badRequest(opts.columnar ? 'The request needs "instances" (a list) or "inputs"' : 'The request needs "instances" (a list)');
   }
   if (instances !== undefined && !Array.isArray(instances)) throw badRequest('"instances" must be a list');
+  const refused = checkBatchConfig(opts.modelConfig, rowsInRequest('kserve-v1', body), `Model "${v.name}" version ${v.version}`);
+  if (refused) throw refused;
   if (!v.defaultHandler) {
     // TorchServe's envelope semantics: each instance is one request of the handler's batch.
     const items = Array.isArray(instances) ? instances : [inputs];
@@ -165,7 +171,8 @@ export async function v1Infer(ctx: RouteContext, v: ModelVersion, body: Record<s
     return inferInstances(ctx, v, items, opts.explicitVersion, opts.explain);
   }
   const sig = signatureOf(v);
-  const tensors = Array.isArray(instances) ? tensorsFromInstances(instances, sig.inputs, opts.limits) : tensorsFromColumns(inputs, sig.inputs, opts.limits);
+  const named = applyTensorFields(opts.modelConfig, sig.inputs.map((m) => m.name), 'kserve-v1', body);
+  const tensors = Array.isArray(named.instances) ? tensorsFromInstances(named.instances, sig.inputs, opts.limits) : tensorsFromColumns(named.inputs, sig.inputs, opts.limits);
   const outputs = await inferTensors(ctx, v, { tensors, explicitVersion: opts.explicitVersion, extraHeaders: { explain: opts.explain ? 'True' : 'False' } });
   return predictionsOf(outputs);
 }
@@ -192,7 +199,7 @@ export function v1Router(deps: V1Deps): (ctx: RouteContext, rest: string[]) => P
     if (ctx.method !== 'POST') throw methodNotAllowed();
     const body = parseJsonObject(bodyBuffer(ctx.req, 'KServe v1').toString('utf8'));
     const explain = verb === 'explain';
-    const values = await v1Infer(ctx, v, body, { explain, explicitVersion: false, limits, columnar: true });
+    const values = await v1Infer(ctx, v, body, { explain, explicitVersion: false, limits, columnar: true, modelConfig: deps.modelConfig?.(v.name, v.version) });
     return jsonResult(explain ? { explanations: values } : { predictions: values });
   };
 }

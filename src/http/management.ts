@@ -8,10 +8,13 @@ import { isRepositoryChange, repositoryRouter } from './oip/repository.js';
 import { statusResult, type HttpResult } from './reply.js';
 import type { RouteContext, Router } from './route-context.js';
 import { javaBoolean } from '../config/index.js';
+import { isWallarooPath, wallarooRouter, type WallarooDeps } from '../wallaroo/routes.js';
 
 export interface ManagementDeps {
   registry: ModelRegistry;
   config: ServerConfig;
+  /** The Wallaroo-style API (`/v1/api/models/...`); absent: those paths are 404. */
+  wallaroo?: WallarooDeps;
 }
 
 /** Java Integer.parseInt, falling back to a default on anything else (TorchServe's NumberUtils). */
@@ -132,10 +135,12 @@ function workflows(method: string, segments: string[]): HttpResult {
 
 export function managementRouter(deps: ManagementDeps): Router {
   const repository = repositoryRouter(deps);
+  const wallaroo = deps.wallaroo ? wallarooRouter(deps.wallaroo) : undefined;
   return async (ctx) => {
     const { method, segments, query } = ctx;
     const [first, name, version, action] = segments;
     if (first === 'v2') return repository(ctx, segments.slice(1));
+    if (wallaroo && isWallarooPath(segments)) return wallaroo(ctx);
     if (first === undefined) {
       if (method === 'OPTIONS') return { status: 200, json: apiDescription('management') };
       throw methodNotAllowed();

@@ -86,6 +86,11 @@ export interface RegistryOptions {
   modelLog?: import('../logging.js').ModelLog;
   /** Where the server's own model loads (start-up, snapshot restore) are audited when they fail. */
   audit?: AuditLog;
+  /** Told when a version becomes resolvable, and when it is no longer (the Wallaroo catalog). */
+  onVersionAdded?: (v: ModelVersion) => void;
+  onVersionRemoved?: (v: ModelVersion) => void;
+  /** Told when a version's workers failed to start after its registration answered. */
+  onVersionFailed?: (v: ModelVersion) => void;
 }
 
 /** Limits on what one registration may download and unpack. */
@@ -197,7 +202,9 @@ export class ModelRegistry {
     const scaling = version.pool.scale(minWorkers, maxWorkers);
     if (!req.synchronous || startup) {
       void scaling.then((r) => {
-        if (r.failure) this.logger.error(`${r.failure.message}: workers failed to start`);
+        if (!r.failure) return;
+        this.logger.error(`${r.failure.message}: workers failed to start`);
+        this.options.onVersionFailed?.(version);
       });
       return { status: 202, message: 'Processing worker updates...' };
     }
@@ -300,11 +307,9 @@ export class ModelRegistry {
    */
   private add(v: ModelVersion): void {
     const entry = this.models.get(v.name);
-    if (!entry) {
-      this.models.set(v.name, { versions: new Map([[v.version, v]]), defaultVersion: v.version });
-      return;
-    }
-    entry.versions.set(v.version, v);
+    if (!entry) this.models.set(v.name, { versions: new Map([[v.version, v]]), defaultVersion: v.version });
+    else entry.versions.set(v.version, v);
+    this.options.onVersionAdded?.(v);
   }
 
   /** Resolve a model (default version when `version` is undefined); 404s as TorchServe. */
@@ -383,6 +388,7 @@ export class ModelRegistry {
     if (entry?.versions.get(v.version) === v) {
       entry.versions.delete(v.version);
       if (entry.versions.size === 0) this.models.delete(v.name);
+      this.options.onVersionRemoved?.(v);
     }
     const timeoutMs = this.config.unregisterModelTimeout * 1000;
     let timer: NodeJS.Timeout | undefined;

@@ -64,6 +64,6 @@ export function auditedAction(method: string, segments: readonly string[]): stri
     return undefined;
   }
   if (first === 'v2' && second === 'repository' && third === 'models' && segments.length === 5) return segments[4] === 'load' ? 'load' : segments[4] === 'unload' ? 'unload' : undefined;
-  if (first === 'v1' && second === 'api' && third === 'models' && fourth === 'insert_model_config') return 'insert-model-config';
+  // /v1/api/models/insert_model_config is audited by the Wallaroo router itself (it knows the model).
   return undefined;
 }

@@ -4,6 +4,7 @@
  * `model_snapshot` holding Gson-pretty JSON of the registered model versions. Pure: no I/O here.
  */
 import { parseProperties, stringifyProperties } from '../config/properties.js';
+import { parseCatalogJSON, type CatalogJSON } from '../wallaroo/catalog.js';
 
 export type SnapshotType = 'startup' | 'snapshot' | 'shutdown';
 
@@ -29,6 +30,8 @@ export interface ModelSnapshot {
   /** ms since the epoch. */
   created: number;
   models: Record<string, Record<string, SavedVersion>>;
+  /** onnxserve's: the Wallaroo-style API's ids, UUIDs and model configurations (src/wallaroo). */
+  wallaroo?: CatalogJSON;
 }
 
 export class SnapshotError extends Error {
@@ -120,11 +123,20 @@ export function parseModelSnapshot(text: string): ModelSnapshot {
       count++;
     }
   }
+  let wallaroo: CatalogJSON | undefined;
+  if (raw.wallaroo !== undefined) {
+    try {
+      wallaroo = parseCatalogJSON(raw.wallaroo);
+    } catch (e) {
+      throw new SnapshotError(`model_snapshot: ${(e as Error).message}`);
+    }
+  }
   return {
     name: typeof raw.name === 'string' ? raw.name : '',
     modelCount: typeof raw.modelCount === 'number' ? raw.modelCount : count,
     created: typeof raw.created === 'number' ? raw.created : 0,
     models,
+    ...(wallaroo === undefined ? {} : { wallaroo }),
   };
 }
 

@@ -5,12 +5,15 @@
  */
 import { renderSnapshotFile, snapshotFileName, type ModelSnapshot, type SnapshotType } from './format.js';
 import { writeSnapshot } from './store.js';
+import type { CatalogJSON } from '../wallaroo/catalog.js';
 
 export interface SnapshotWriterOptions {
   dir: string;
   properties: Readonly<Record<string, string>>;
   /** The registered model versions, as they are now. */
   models: () => ModelSnapshot['models'];
+  /** The Wallaroo catalog, saved alongside so its ids survive restarts. */
+  wallaroo?: () => CatalogJSON;
   log: { info(message: string): void; error(message: string): void };
   now?: () => Date;
 }
@@ -24,7 +27,9 @@ export class SnapshotWriter {
     const name = snapshotFileName(date, type);
     const models = this.options.models();
     const modelCount = Object.values(models).reduce((n, versions) => n + Object.keys(versions).length, 0);
-    const content = renderSnapshotFile(this.options.properties, { name, modelCount, created: date.getTime(), models }, date);
+    const wallaroo = this.options.wallaroo?.();
+    const snapshot: ModelSnapshot = { name, modelCount, created: date.getTime(), models, ...(wallaroo ? { wallaroo } : {}) };
+    const content = renderSnapshotFile(this.options.properties, snapshot, date);
     try {
       if (!writeSnapshot(this.options.dir, name, content)) return undefined;
       this.options.log.info(`Snapshot saved: ${name}`);

@@ -8,6 +8,7 @@ import type { WireTensor } from '../../runtime/types.js';
 import type { HttpResult } from '../reply.js';
 import type { RouteContext } from '../route-context.js';
 import { bodyBuffer, inferTensors, signatureOf } from '../tensor-infer.js';
+import { checkBatchConfig, renameTensors, rowsOfTensors, type ModelConfig } from '../../wallaroo/index.js';
 import { decodeBinaryRequest, decodeRawBinaryRequest, encodeResponse, HEADER_LENGTH, headerLengthOf } from './binary.js';
 import { decodeJsonRequest, parseJsonObject, type CodecLimits, type DecodedInferRequest } from './codec.js';
 
@@ -25,11 +26,17 @@ export interface InferOptions {
   /** `id` for the response when the request has none (the kservev2 envelope answers with the request id, as TorchServe). */
   fallbackId?: string;
   extraHeaders?: Record<string, string>;
+  /** The version's Wallaroo-style configuration (tensor_fields, batch_config). */
+  modelConfig?: ModelConfig | undefined;
 }
 
 /** Runs a decoded request and renders the response. */
 export async function runInfer(ctx: RouteContext, v: ModelVersion, request: DecodedInferRequest, opts: InferOptions): Promise<HttpResult> {
-  const call = { tensors: request.inputs, explicitVersion: opts.explicitVersion, ...(opts.extraHeaders ? { extraHeaders: opts.extraHeaders } : {}) };
+  const cfg = opts.modelConfig;
+  const tensors = cfg?.tensorFields ? [...renameTensors(cfg, signatureOf(v).inputs.map((m) => m.name), request.inputs)] : request.inputs;
+  const refused = checkBatchConfig(cfg, rowsOfTensors(tensors), `Model "${v.name}" version ${v.version}`);
+  if (refused) throw refused;
+  const call = { tensors, explicitVersion: opts.explicitVersion, ...(opts.extraHeaders ? { extraHeaders: opts.extraHeaders } : {}) };
   const outputs = await inferTensors(ctx, v, request.outputs ? { ...call, outputNames: request.outputs.map((o) => o.name) } : call);
   const binaryByName = new Map<string, boolean>();
   for (const o of request.outputs ?? []) if (o.binary !== undefined) binaryByName.set(o.name, o.binary);

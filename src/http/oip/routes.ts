@@ -15,6 +15,7 @@ import type { CodecLimits } from './codec.js';
 import { metadataDatatype } from './datatypes.js';
 import { oipJson } from './errors.js';
 import { decodeInferBody, runInfer } from './infer.js';
+import type { ModelConfig } from '../../wallaroo/catalog.js';
 
 /**
  * Exactly the extensions implemented. `model_repository` lives on the management port (as every
@@ -39,6 +40,7 @@ export const ONNX_PLATFORM = 'onnxruntime_onnx';
 export interface OipDeps {
   registry: ModelRegistry;
   maxRequestSize: number;
+  modelConfig?: (model: string, version: string) => ModelConfig | undefined;
 }
 
 /** OIP shapes: fixed dims as they are, symbolic or unknown dims as -1. */
@@ -130,7 +132,7 @@ export function oipRouter(deps: OipDeps): (ctx: RouteContext, rest: string[]) =>
       case 'infer': {
         requireMethod(ctx, 'POST');
         const v = deps.registry.resolve(model, version);
-        return runInfer(ctx, v, decodeInferBody(ctx, v, limits), { explicitVersion });
+        return runInfer(ctx, v, decodeInferBody(ctx, v, limits), { explicitVersion, modelConfig: deps.modelConfig?.(v.name, v.version) });
       }
       case 'stats':
         requireMethod(ctx, 'GET');
