@@ -46,7 +46,10 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no
 
 # --- 3. runtime ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# MALLOC_ARENA_MAX=2: glibc keeps a malloc arena per thread and never returns memory freed by
+# worker threads that ended (restarts, scaling, version switches): soak RSS +27.6 % without, +0.6 % with.
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     ONNXRUNTIME_NODE_INSTALL=skip \
     LOG_LOCATION=/home/model-server/logs \
     TEMP=/home/model-server/tmp \

@@ -186,7 +186,8 @@ export function onnxserveSpec(sandbox: string, modelStore: string, extraConfig: 
     ...extraConfig,
   };
   fs.writeFileSync(config, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
-  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, LOG_LOCATION: sandboxLogs(sandbox) };
+  // As the daemon and the image start it (see src/cli/main.ts startDaemon).
+  const env: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2', ...process.env, TMPDIR: tmp, LOG_LOCATION: sandboxLogs(sandbox) };
   delete env.TEMP;
   for (const k of Object.keys(env)) if (k.startsWith('TS_')) delete env[k];
   return {

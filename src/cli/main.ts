@@ -128,7 +128,9 @@ function startDaemon(argv: string[]): Promise<number> {
   const child = spawn(process.execPath, [...execArgv, script, ...argv, '--foreground', '--daemon-child'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    env: process.env,
+    // Two malloc arenas: memory freed by ended worker threads is reused instead of kept per thread
+    // (soak RSS +27.6 % → +0.6 %, README "Operations"); a value set by the user wins.
+    env: { MALLOC_ARENA_MAX: '2', ...process.env },
   });
   return new Promise((resolveExit) => {
     let settled = false;
