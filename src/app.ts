@@ -18,6 +18,7 @@ import { snapshotDir } from './snapshot/store.js';
 import { SnapshotWriter } from './snapshot/writer.js';
 import { methodNotAllowed, serviceUnavailable } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
+import { StorePoller } from './registry/store-poller.js';
 import { TokenAuthority, tokenBanner } from './security/tokens.js';
 import { AuditLog } from './security/audit.js';
 import { loadTlsMaterial, type TlsMaterial } from './http/tls.js';
@@ -78,6 +79,7 @@ function dumpConfiguration(config: ServerConfig, loggers: Loggers, cwd: string):
     `Enable metrics API: ${config.enableMetricsApi}`,
     `Metrics mode: ${config.metricsMode}`,
     `Model API enabled: ${config.enableModelApi}`,
+    `Model control mode: ${config.modelControlMode}`,
     `Service envelope: ${config.serviceEnvelope ?? 'N/A'}`,
   ];
   loggers.main.info(`\n${lines.join('\n')}`);
@@ -126,12 +128,14 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   const close = () =>
     (closing ??= (async () => {
       await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
+      await poller?.stop();
       metrics.close();
       audit.close();
       if (started) snapshots?.write('shutdown');
       await registry.shutdown();
     })());
   let started = false;
+  let poller: StorePoller | undefined;
   const onResponse = (status: number) => metrics.httpResponse(status);
   let draining = false;
   const inFlight = { count: 0 };
@@ -242,6 +246,10 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
   }
   for (const l of listeners) loggers.main.info(`${l.kind[0]?.toUpperCase()}${l.kind.slice(1)} API bind to: ${l.url}`);
   started = true;
+  if (config.modelControlMode === 'poll') {
+    poller = new StorePoller(registry, config, loggers.main, audit);
+    await poller.start();
+  }
   if (snapshots) {
     snapshots.write('startup');
     registry.onChange = () => snapshots.write('snapshot');

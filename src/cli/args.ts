@@ -19,6 +19,7 @@ interface RawOptions {
   stop?: boolean;
   foreground?: boolean;
   tsConfig?: string;
+  modelControlMode?: string;
   modelStore?: string;
   workflowStore?: string;
   models?: string[];
@@ -55,6 +56,7 @@ export function buildProgram(name: string): Command {
     .option('--disable-token-auth', 'Disable token authorization')
     .option('--dt', 'Disable token authorization')
     .option('--enable-model-api', 'Enable model registration/deletion APIs')
+    .option('--model-control-mode <MODE>', 'none | explicit | poll (see README "Model control modes")')
     .addOption(new Option('--daemon-child').hideHelp())
     .allowExcessArguments(false);
 }
@@ -82,6 +84,7 @@ export function parseArgs(argv: string[], name: string, write: (s: string) => vo
       models: o.models,
       ncs: o.ncs === true || o.configSnapshots === false,
       enableModelApi: o.enableModelApi === true,
+      ...(typeof o.modelControlMode === 'string' ? { modelControlMode: o.modelControlMode } : {}),
       disableTokenAuth: o.disableTokenAuth === true || o.dt === true,
       logConfig: o.logConfig,
       foreground: o.foreground === true,

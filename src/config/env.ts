@@ -77,6 +77,8 @@ const PLAIN_ENV_KEYS = [
   'keep_alive_timeout_s',
   'max_header_size',
   'drain_timeout_s',
+  'model_control_mode',
+  'model_store_poll_secs',
   'max_model_download_size',
   'model_download_timeout',
   'max_model_unpacked_size',

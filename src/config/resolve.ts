@@ -22,6 +22,8 @@ export interface CliOptions {
   models?: string[];
   ncs?: boolean;
   enableModelApi?: boolean;
+  /** `--model-control-mode none|explicit|poll`. */
+  modelControlMode?: string;
   disableTokenAuth?: boolean;
   logConfig?: string;
   foreground?: boolean;
@@ -93,6 +95,30 @@ function deepFreeze<T>(value: T): T {
 const nonEmpty = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
 
 /** Integer keys TorchServe parses at start-up that we don't otherwise use: checked, so typos surface. */
+/**
+ * `model_control_mode` (Triton's none|explicit|poll) and TorchServe's `enable_model_api`:
+ * explicit ≡ model API on, none ≡ off (the default), poll ≡ off with the model store watched. A mode
+ * alone decides the model API; enable_model_api alone decides the mode; both set must agree —
+ * e.g. `none` with enable_model_api=true is a start-up error, never a silent override.
+ */
+function controlMode(props: Record<string, string>): Pick<ServerConfig, 'enableModelApi' | 'modelControlMode' | 'modelStorePollSecs'> {
+  const raw = props.model_control_mode?.trim().toLowerCase();
+  const modelStorePollSecs = intProp(props, 'model_store_poll_secs', 10, true);
+  const apiSet = props.enable_model_api !== undefined;
+  const api = boolProp(props, 'enable_model_api', false);
+  if (raw === undefined || raw === '') return { enableModelApi: api, modelControlMode: api ? 'explicit' : 'none', modelStorePollSecs };
+  if (raw !== 'none' && raw !== 'explicit' && raw !== 'poll') {
+    throw new StartupError(`Invalid configuration: model_control_mode must be none, explicit or poll, got "${props.model_control_mode}"`);
+  }
+  const wants = raw === 'explicit';
+  if (apiSet && api !== wants) {
+    throw new StartupError(
+      `Invalid configuration: model_control_mode=${raw} conflicts with enable_model_api=${api} (${raw === 'explicit' ? 'explicit needs the model API on' : `${raw} keeps the model API off`}); set one of them, or both consistently`,
+    );
+  }
+  return { enableModelApi: wants, modelControlMode: raw, modelStorePollSecs };
+}
+
 /** A byte count that may pass Java's int range (a positive whole number up to 2^53). */
 function longProp(props: Record<string, string>, key: string, def: number): number {
   const raw = props[key];
@@ -158,6 +184,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   if (cli.models !== undefined && cli.models.length > 0) props.load_models = cli.models.join(',');
   // These two flags can only switch on; env (below) may still switch off.
   if (cli.enableModelApi === true) props.enable_model_api = 'true';
+  if (cli.modelControlMode !== undefined) props.model_control_mode = cli.modelControlMode;
   if (cli.disableTokenAuth === true) props.disable_token_authorization = 'true';
   if (props.workflow_store === undefined) props.workflow_store = props.model_store as string;
   // number_of_gpu := min(detected, configured); we never detect accelerators.
@@ -243,7 +270,7 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     enableMetricsApi: boolProp(props, 'enable_metrics_api', true),
     metricsMode: metricsMode(props.metrics_mode),
     enableEnvvarsConfig,
-    enableModelApi: boolProp(props, 'enable_model_api', false),
+    ...controlMode(props),
     disableTokenAuthorization: boolProp(props, 'disable_token_authorization', false),
     tokenExpirationMin: tokenExpirationMin(props.token_expiration_min),
     noConfigSnapshots: cli.ncs === true,

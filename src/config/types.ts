@@ -66,6 +66,10 @@ export interface ServerConfig {
   metricsMode: 'log' | 'prometheus' | 'legacy';
   enableEnvvarsConfig: boolean;
   enableModelApi: boolean;
+  /** Triton-style model control (issue 8): none (fixed at start), explicit (model API on), poll (the store is watched). */
+  modelControlMode: 'none' | 'explicit' | 'poll';
+  /** poll mode: how often the model store is scanned. */
+  modelStorePollSecs: number;
   disableTokenAuthorization: boolean;
   tokenExpirationMin: number;
   noConfigSnapshots: boolean;

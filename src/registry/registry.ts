@@ -52,6 +52,8 @@ export interface RegisterRequest {
   url: string;
   /** Expected SHA-256 of the archive (a restored snapshot's); a mismatch refuses the load. */
   sha256?: string;
+  /** Poll mode's reload: the version may already exist (replaceVersion). */
+  replace?: boolean;
   modelName?: string;
   handler?: string;
   runtime?: string;
@@ -229,7 +231,7 @@ export class ModelRegistry {
     const name = req.modelName || manifest.model.modelName || modelNameFromFile(fileName);
     const versionId = manifest.model.modelVersion || '1.0';
     const existing = this.models.get(name);
-    if (existing?.versions.has(versionId)) throw conflict(`Model version ${versionId} is already registered for model ${name}`);
+    if (existing?.versions.has(versionId) && !req.replace) throw conflict(`Model version ${versionId} is already registered for model ${name}`);
 
     const handler = checkHandler(req.handler ?? manifest.model.handler ?? this.config.defaultServiceHandler, archive.dir);
     const envelope = this.envelopeFor(manifest.model.envelope);
@@ -475,6 +477,42 @@ export class ModelRegistry {
       throw err;
     }
     return true;
+  }
+
+  /**
+   * Poll mode's reload of a changed archive: the new copy is opened and its workers started
+   * beside the old version, which keeps serving; only once they are ready does the new one take
+   * the version's place, and the old one drains (its accepted requests finish). A failure leaves
+   * the old version serving. Returns the version now serving.
+   */
+  async replaceVersion(url: string, workers: number): Promise<ModelVersion> {
+    const req: RegisterRequest = { ...defaultRegisterRequest(url, this.config), initialWorkers: workers, synchronous: true, replace: true };
+    const located = await locateModel(url, {
+      modelStore: this.config.modelStore,
+      allowedUrls: this.config.allowedUrls,
+      tempRoot: this.options.tempRoot,
+      cwd: this.options.cwd,
+      onOpenFailure: (u, err) => this.logger.error(`Failed to open model archive ${u}: ${String(err)}`),
+    });
+    let fresh: ModelVersion;
+    try {
+      fresh = this.createVersion(req, located.archive, located.fileName, undefined, undefined, located.sha256);
+    } catch (err) {
+      await located.archive.cleanup().catch(() => undefined);
+      throw err;
+    }
+    const { minWorkers, maxWorkers } = fresh.settings;
+    const started = minWorkers > 0 ? await fresh.pool.scale(minWorkers, maxWorkers) : { running: 0 };
+    if ('failure' in started && started.failure) {
+      await fresh.pool.shutdown();
+      await fresh.archive.cleanup().catch(() => undefined);
+      throw internalError(`Failed to start workers for model ${fresh.name} version: ${fresh.version}`);
+    }
+    const old = this.models.get(fresh.name)?.versions.get(fresh.version);
+    this.add(fresh);
+    if (old) await this.removeVersion(old).catch((e: unknown) => this.logger.warn(`Draining the replaced ${old.name} ${old.version}: ${String(e)}`));
+    this.changed();
+    return fresh;
   }
 
   /** Repository-API unload: every version of the model, the default one included. */
