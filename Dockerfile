@@ -28,6 +28,7 @@ COPY package.json package-lock.json .npmrc ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY proto ./proto
 # `npm pack` runs `prepare` (= npm run build) and packs package.json + dist/ (+ src/).
 RUN mkdir /pkg && npm pack --pack-destination /pkg && mv /pkg/onnxserve-*.tgz /pkg/onnxserve.tgz
 

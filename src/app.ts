@@ -19,6 +19,7 @@ import { SnapshotWriter } from './snapshot/writer.js';
 import { methodNotAllowed, serviceUnavailable } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
 import { StorePoller } from './registry/store-poller.js';
+import { startGrpc, type GrpcHandle } from './grpc/server.js';
 import { TokenAuthority, tokenBanner } from './security/tokens.js';
 import { AuditLog } from './security/audit.js';
 import { loadTlsMaterial, type TlsMaterial } from './http/tls.js';
@@ -127,6 +128,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     : new SnapshotWriter({ dir: snapshotDir(cwd, config.logLocation), properties: config.properties, models: () => registry.snapshotModels(), wallaroo: () => catalog.toJSON(), log: loggers.main });
   const close = () =>
     (closing ??= (async () => {
+      await grpcInference?.close().catch(() => undefined);
       await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
       await poller?.stop();
       metrics.close();
@@ -136,6 +138,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     })());
   let started = false;
   let poller: StorePoller | undefined;
+  let grpcInference: GrpcHandle | undefined;
   const onResponse = (status: number) => metrics.httpResponse(status);
   let draining = false;
   const inFlight = { count: 0 };
@@ -240,11 +243,21 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       });
       listeners.push(await listen(metricsListener, 'metrics', 'metrics_address', config.metricsAddress));
     }
+    grpcInference = await startGrpcOrExplain({
+      registry,
+      address: config.grpcInferenceAddress,
+      port: config.grpcInferencePort,
+      maxRequestSize: config.maxRequestSize,
+      maxResponseSize: config.maxResponseSize,
+      ...(tokens ? { tokens } : {}),
+      log: loggers.main,
+    });
   } catch (err) {
     await close();
     throw err;
   }
   for (const l of listeners) loggers.main.info(`${l.kind[0]?.toUpperCase()}${l.kind.slice(1)} API bind to: ${l.url}`);
+  if (grpcInference) loggers.main.info(`gRPC Inference API bind to: ${config.grpcInferenceAddress}:${grpcInference.port}`);
   started = true;
   if (config.modelControlMode === 'poll') {
     poller = new StorePoller(registry, config, loggers.main, audit);
@@ -281,5 +294,14 @@ function createTokens(config: ServerConfig, cwd: string): TokenAuthority {
     return TokenAuthority.create({ dir: cwd, expirationMin: config.tokenExpirationMin });
   } catch (err) {
     throw new StartupError(`Token Authorization setup unsuccessful: ${(err as Error).message}`);
+  }
+}
+
+/** The gRPC listener, with a bind failure told as the HTTP listeners tell theirs. */
+async function startGrpcOrExplain(deps: Parameters<typeof startGrpc>[0]): Promise<GrpcHandle> {
+  try {
+    return await startGrpc(deps);
+  } catch (err) {
+    throw new StartupError(`Failed to start the gRPC inference API on ${deps.address ?? '127.0.0.1'}:${deps.port ?? 7070} (grpc_inference_address, grpc_inference_port): ${(err as Error).message}`);
   }
 }

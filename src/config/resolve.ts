@@ -217,6 +217,9 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   const keepAliveTimeoutS = intProp(props, 'keep_alive_timeout_s', 72, true);
   const maxHeaderSize = intProp(props, 'max_header_size', 8192, true);
   const drainTimeoutS = intProp(props, 'drain_timeout_s', 30);
+  // TorchServe's gRPC inference listener: 127.0.0.1:7070 by default (CVE-2024-35199: never all interfaces).
+  const grpcInferenceAddress = nonEmpty(props.grpc_inference_address) ?? '127.0.0.1';
+  const grpcInferencePort = intProp(props, 'grpc_inference_port', 7070);
   const loadLimits = {
     maxDownloadBytes: longProp(props, 'max_model_download_size', 4 * 1024 ** 3),
     downloadTimeoutMs: intProp(props, 'model_download_timeout', 600, true) * 1000,
@@ -284,6 +287,8 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     keepAliveTimeoutS,
     maxHeaderSize,
     drainTimeoutS,
+    grpcInferenceAddress,
+    grpcInferencePort,
     loadLimits,
     tls: {
       ...(nonEmpty(props.certificate_file) ? { certificateFile: props.certificate_file } : {}),

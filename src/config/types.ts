@@ -101,6 +101,9 @@ export interface ServerConfig {
   maxHeaderSize: number;
   /** `drain_timeout_s` (onnxserve's, Triton's 30 s): how long a graceful stop waits for requests in progress. */
   drainTimeoutS: number;
+  /** gRPC inference listener (`grpc_inference_address`, `grpc_inference_port`; 127.0.0.1:7070). */
+  grpcInferenceAddress: string;
+  grpcInferencePort: number;
   /**
    * What one registration may download and unpack (onnxserve's keys `max_model_download_size`,
    * `model_download_timeout` in seconds, `max_model_unpacked_size`, `max_model_archive_entries`).

@@ -48,6 +48,8 @@ describe('resolveConfig defaults', () => {
       keepAliveTimeoutS: 72,
       maxHeaderSize: 8192,
       drainTimeoutS: 30,
+      grpcInferenceAddress: '127.0.0.1',
+      grpcInferencePort: 7070,
       loadLimits: { maxDownloadBytes: 4294967296, downloadTimeoutMs: 600000, maxUnpackedBytes: 4294967296, maxEntries: 10000 },
       tls: {},
       cpuCount: 4,

@@ -123,6 +123,7 @@ describe('the Dockerfile\'s steps, run here', () => {
     fs.mkdirSync(build);
     for (const f of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json']) fs.copyFileSync(path.join(REPO_ROOT, f), path.join(build, f));
     copyTree(path.join(REPO_ROOT, 'src'), path.join(build, 'src'));
+    copyTree(path.join(REPO_ROOT, 'proto'), path.join(build, 'proto'));
     // The image runs `npm ci` here for the build tools; the repository's node_modules is that install.
     fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(build, 'node_modules'), 'dir');
     const pkgDir = path.join(tmp, 'pkg');
@@ -145,7 +146,8 @@ describe('the Dockerfile\'s steps, run here', () => {
     for (const f of ['dist/cli/main.js', 'dist/cli/kserve-main.js', 'dist/archiver/main.js']) fs.chmodSync(path.join(app, f), 0o755);
     const tCi = Date.now();
     // Production dependencies only; onnxruntime-node's CPU binaries ship in its package, nothing was downloaded.
-    for (const dev of ['typescript', 'vitest', 'tsx', '@types/node']) expect(fs.existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
+    // (@types/node is not checked: protobufjs, under @grpc/proto-loader, depends on it at run time.)
+    for (const dev of ['typescript', 'vitest', 'tsx', 'onnx-proto']) expect(fs.existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
     for (const dep of ['fastify', 'onnxruntime-node', 'sharp', 'yaml']) expect(fs.existsSync(path.join(app, 'node_modules', dep)), dep).toBe(true);
     const ortBin = path.join(app, 'node_modules/onnxruntime-node/bin');
     const ortFiles = fs.readdirSync(ortBin, { recursive: true }).map(String);

@@ -44,6 +44,7 @@ export function makeSandbox(): Sandbox {
         metrics_address: 'http://127.0.0.1:0',
         // Token authorization (on by default, as in TorchServe) has its own tests; the rest call without keys.
         disable_token_authorization: true,
+        grpc_inference_port: 0,
         ...props,
       };
       const lines = Object.entries(base).filter(([, v]) => v !== undefined);
