@@ -70,7 +70,7 @@ RUN mkdir -p /home/model-server/model-store /home/model-server/logs /home/model-
  && ln -s /opt/onnxserve/dist/archiver/main.js /usr/local/bin/torch-model-archiver
 WORKDIR /home/model-server
 USER 1000:1000
-EXPOSE 8080 8081 8082
+EXPOSE 8080 8081 8082 7070 7071
 # Token authorization is on, so /ping needs the inference key: the script reads ./key_file.json.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
   CMD ["node", "/opt/onnxserve/docker/healthcheck.mjs", "/ping"]

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-export type ScenarioId = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6' | 'B7' | 'B8';
-export const SCENARIO_IDS: ScenarioId[] = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8'];
+export type ScenarioId = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6' | 'B7' | 'B8' | 'B9' | 'B10' | 'B11';
+export const SCENARIO_IDS: ScenarioId[] = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9', 'B10', 'B11'];
 
 /** Short names, for the table row of a scenario that failed before it could name itself. */
 export const SCENARIO_NAMES: Record<ScenarioId, string> = {
@@ -16,6 +16,9 @@ export const SCENARIO_NAMES: Record<ScenarioId, string> = {
   B6: 'memory',
   B7: 'many models',
   B8: 'overload',
+  B9: 'tiny MLP, gRPC vs REST, 32 in flight',
+  B10: 'tiny MLP, gRPC vs REST, 1 in flight',
+  B11: 'tiny MLP, OIP gRPC vs OIP REST binary',
 };
 
 export interface Ctx {

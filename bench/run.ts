@@ -24,6 +24,7 @@ import { soak } from './soak.js';
 import path from 'node:path';
 import { cpuModel, fmt, SCENARIO_IDS, SCENARIO_NAMES, table, type Ctx, type ScenarioId, type ScenarioResult } from './common.js';
 import { OIP_COUNTS, oipBench, type OipScenario } from './oip.js';
+import { grpcScenarios } from './scenarios/grpc.js';
 import { httpOverhead } from './scenarios/http-overhead.js';
 import { manyModels } from './scenarios/many-models.js';
 import { memory } from './scenarios/memory.js';
@@ -42,6 +43,7 @@ const GROUPS: Array<{ ids: ScenarioId[]; run: (ctx: Ctx) => Promise<ScenarioResu
   { ids: ['B6'], run: async (ctx) => [await memory(ctx)] },
   { ids: ['B7'], run: async (ctx) => [await manyModels(ctx)] },
   { ids: ['B8'], run: async (ctx) => [await overload(ctx)] },
+  { ids: ['B9', 'B10', 'B11'], run: grpcScenarios },
 ];
 
 const step = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);

@@ -184,6 +184,7 @@ export function onnxserveSpec(sandbox: string, modelStore: string, extraConfig: 
     // The clients send no keys; a key check is one header regex and a 16-byte compare per request.
     disable_token_authorization: 'true',
     grpc_inference_port: 0,
+    grpc_management_port: 0,
     ...extraConfig,
   };
   fs.writeFileSync(config, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');

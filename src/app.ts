@@ -19,7 +19,7 @@ import { SnapshotWriter } from './snapshot/writer.js';
 import { methodNotAllowed, serviceUnavailable } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
 import { StorePoller } from './registry/store-poller.js';
-import { startGrpc, type GrpcHandle } from './grpc/server.js';
+import { startGrpcListeners, type GrpcListeners } from './grpc/listeners.js';
 import { TokenAuthority, tokenBanner } from './security/tokens.js';
 import { AuditLog } from './security/audit.js';
 import { loadTlsMaterial, type TlsMaterial } from './http/tls.js';
@@ -40,6 +40,8 @@ export interface ServerHandle {
   /** Token authorization; undefined when disabled. */
   tokens?: TokenAuthority;
   listeners: Listener[];
+  /** The bound gRPC ports (inference: TorchServe's and OIP's services; management). */
+  grpc: { inferencePort: number; managementPort: number };
   close(): Promise<void>;
 }
 
@@ -128,7 +130,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     : new SnapshotWriter({ dir: snapshotDir(cwd, config.logLocation), properties: config.properties, models: () => registry.snapshotModels(), wallaroo: () => catalog.toJSON(), log: loggers.main });
   const close = () =>
     (closing ??= (async () => {
-      await grpcInference?.close().catch(() => undefined);
+      await grpc?.close().catch(() => undefined);
       await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
       await poller?.stop();
       metrics.close();
@@ -138,7 +140,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     })());
   let started = false;
   let poller: StorePoller | undefined;
-  let grpcInference: GrpcHandle | undefined;
+  let grpc: GrpcListeners | undefined;
   const onResponse = (status: number) => metrics.httpResponse(status);
   let draining = false;
   const inFlight = { count: 0 };
@@ -152,7 +154,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     while (inFlight.count > 0 && Date.now() < deadline) await sleep(DRAIN_POLL_MS);
     const inTime = inFlight.count === 0;
     if (!inTime) loggers.main.warn(`Drain timeout reached: ending ${inFlight.count} request(s) still in progress`);
-    const closed = Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
+    const closed = Promise.all([...listeners.map((l) => l.app.close().catch(() => undefined)), grpc?.close().catch(() => undefined)]);
     for (const l of listeners) l.app.server.closeAllConnections();
     await closed;
     // Workers stuck in a long native run are not waited for: the process ends them.
@@ -243,13 +245,13 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       });
       listeners.push(await listen(metricsListener, 'metrics', 'metrics_address', config.metricsAddress));
     }
-    grpcInference = await startGrpcOrExplain({
+    grpc = await startGrpcListeners({
       registry,
-      address: config.grpcInferenceAddress,
-      port: config.grpcInferencePort,
-      maxRequestSize: config.maxRequestSize,
-      maxResponseSize: config.maxResponseSize,
-      ...(tokens ? { tokens } : {}),
+      config,
+      cwd,
+      tokens,
+      audit,
+      modelConfig: (model, version) => catalog.configFor(model, version),
       log: loggers.main,
     });
   } catch (err) {
@@ -257,7 +259,10 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     throw err;
   }
   for (const l of listeners) loggers.main.info(`${l.kind[0]?.toUpperCase()}${l.kind.slice(1)} API bind to: ${l.url}`);
-  if (grpcInference) loggers.main.info(`gRPC Inference API bind to: ${config.grpcInferenceAddress}:${grpcInference.port}`);
+  if (grpc) {
+    loggers.main.info(`gRPC Inference API bind to: ${config.grpcInferenceAddress}:${grpc.inference.port}`);
+    loggers.main.info(`gRPC Management API bind to: ${config.grpcManagementAddress}:${grpc.management.port}`);
+  }
   started = true;
   if (config.modelControlMode === 'poll') {
     poller = new StorePoller(registry, config, loggers.main, audit);
@@ -268,7 +273,8 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
     registry.onChange = () => snapshots.write('snapshot');
   }
   loggers.main.info('Model server started.');
-  return { registry, listeners, close, drain, ...(tokens ? { tokens } : {}) };
+  const grpcPorts = { inferencePort: grpc?.inference.port ?? 0, managementPort: grpc?.management.port ?? 0 };
+  return { registry, listeners, grpc: grpcPorts, close, drain, ...(tokens ? { tokens } : {}) };
 }
 
 const DRAIN_POLL_MS = 25;
@@ -294,14 +300,5 @@ function createTokens(config: ServerConfig, cwd: string): TokenAuthority {
     return TokenAuthority.create({ dir: cwd, expirationMin: config.tokenExpirationMin });
   } catch (err) {
     throw new StartupError(`Token Authorization setup unsuccessful: ${(err as Error).message}`);
-  }
-}
-
-/** The gRPC listener, with a bind failure told as the HTTP listeners tell theirs. */
-async function startGrpcOrExplain(deps: Parameters<typeof startGrpc>[0]): Promise<GrpcHandle> {
-  try {
-    return await startGrpc(deps);
-  } catch (err) {
-    throw new StartupError(`Failed to start the gRPC inference API on ${deps.address ?? '127.0.0.1'}:${deps.port ?? 7070} (grpc_inference_address, grpc_inference_port): ${(err as Error).message}`);
   }
 }

@@ -129,6 +129,24 @@ function longProp(props: Record<string, string>, key: string, def: number): numb
   return n;
 }
 
+/**
+ * `<prefix>_max_connection_age_ms` / `<prefix>_max_connection_age_grace_ms` (TorchServe: Long.MAX,
+ * i.e. never). A value past a timer's range (2^31-1 ms, about 24 days) also means never.
+ */
+function connectionAge(props: Record<string, string>, prefix: string): { ageMs?: number; graceMs?: number } {
+  const read = (key: string): number | undefined => {
+    const raw = props[key];
+    if (raw === undefined) return undefined;
+    const t = raw.trim();
+    if (!/^\+?\d+$/.test(t)) throw new StartupError(`Invalid configuration: ${key} must be a non-negative integer, got "${raw}"`);
+    const n = Number(t);
+    return n > 0 && n <= 2 ** 31 - 1 ? n : undefined;
+  };
+  const ageMs = read(`${prefix}_max_connection_age_ms`);
+  const graceMs = read(`${prefix}_max_connection_age_grace_ms`);
+  return { ...(ageMs === undefined ? {} : { ageMs }), ...(graceMs === undefined ? {} : { graceMs }) };
+}
+
 /** Covers a worker wake-up plus a tiny model's run on the 2-core VM (docs/architecture.md, "Busy polling"). */
 export const DEFAULT_BUSY_POLL_US = 300;
 
@@ -220,6 +238,12 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
   // TorchServe's gRPC inference listener: 127.0.0.1:7070 by default (CVE-2024-35199: never all interfaces).
   const grpcInferenceAddress = nonEmpty(props.grpc_inference_address) ?? '127.0.0.1';
   const grpcInferencePort = intProp(props, 'grpc_inference_port', 7070);
+  const grpcManagementAddress = nonEmpty(props.grpc_management_address) ?? '127.0.0.1';
+  const grpcManagementPort = intProp(props, 'grpc_management_port', 7071);
+  const grpcConnectionAge = {
+    inference: connectionAge(props, 'grpc_inference'),
+    management: connectionAge(props, 'grpc_management'),
+  };
   const loadLimits = {
     maxDownloadBytes: longProp(props, 'max_model_download_size', 4 * 1024 ** 3),
     downloadTimeoutMs: intProp(props, 'model_download_timeout', 600, true) * 1000,
@@ -289,6 +313,10 @@ export function resolveConfig(src: ConfigSources): ServerConfig {
     drainTimeoutS,
     grpcInferenceAddress,
     grpcInferencePort,
+    grpcManagementAddress,
+    grpcManagementPort,
+    enableGrpcSsl: boolProp(props, 'enable_grpc_ssl', false),
+    grpcConnectionAge,
     loadLimits,
     tls: {
       ...(nonEmpty(props.certificate_file) ? { certificateFile: props.certificate_file } : {}),

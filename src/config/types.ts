@@ -104,6 +104,16 @@ export interface ServerConfig {
   /** gRPC inference listener (`grpc_inference_address`, `grpc_inference_port`; 127.0.0.1:7070). */
   grpcInferenceAddress: string;
   grpcInferencePort: number;
+  /** gRPC management listener (`grpc_management_address`, `grpc_management_port`; 127.0.0.1:7071). */
+  grpcManagementAddress: string;
+  grpcManagementPort: number;
+  /** `enable_grpc_ssl`: both gRPC listeners serve TLS with `certificate_file`/`private_key_file` (or `keystore`). */
+  enableGrpcSsl: boolean;
+  /** `grpc_{inference,management}_max_connection_age_ms` and `..._grace_ms`; absent = never (TorchServe's Long.MAX). */
+  grpcConnectionAge: {
+    inference: { ageMs?: number; graceMs?: number };
+    management: { ageMs?: number; graceMs?: number };
+  };
   /**
    * What one registration may download and unpack (onnxserve's keys `max_model_download_size`,
    * `model_download_timeout` in seconds, `max_model_unpacked_size`, `max_model_archive_entries`).

@@ -95,7 +95,7 @@ describe('kserveLaunchArgs: arguments and environment', () => {
     expect(() => plan(onnx, ['--model_name=../etc'])).toThrow(/Invalid model name/);
   });
 
-  it('notes what it ignores or cannot change: gRPC port, PROTOCOL, STORAGE_URI, TS_SERVICE_ENVELOPE', () => {
+  it('notes what it cannot change: PROTOCOL, STORAGE_URI, TS_SERVICE_ENVELOPE; --grpc_port opens gRPC inference on all interfaces', () => {
     const p = plan(onnx, ['--model_name=iris', '--grpc_port=9000'], {
       PROTOCOL: 'v2',
       PROTOCOL_VERSION: 'v2',
@@ -103,11 +103,15 @@ describe('kserveLaunchArgs: arguments and environment', () => {
       TS_SERVICE_ENVELOPE: 'kservev2',
     });
     const notes = p.notes.join('\n');
-    expect(notes).toMatch(/--grpc_port 9000 ignored/);
+    expect(notes).toMatch(/gRPC inference .* on 0\.0\.0\.0:9000/);
     expect(notes).toMatch(/PROTOCOL=v2: onnxserve serves both v1/);
     expect(notes).toMatch(/STORAGE_URI=gs:\/\/b\/iris\/model.onnx/);
     expect(notes).toMatch(/TS_SERVICE_ENVELOPE=kservev2 only shapes \/predictions/);
     expect(p.args).not.toContain('--grpc_port=9000');
+    const config = p.files.find((f) => f.path.endsWith('config.properties'))!.content;
+    expect(config).toMatch(/^grpc_inference_address=0\.0\.0\.0$/m);
+    expect(config).toMatch(/^grpc_inference_port=9000$/m);
+    expect(plan(onnx, ['--model_name=iris']).files.find((f) => f.path.endsWith('config.properties'))!.content).not.toMatch(/grpc_/);
   });
 
   it('explicit --ts-config/--model-store/--models: the layout is not applied', () => {

@@ -242,11 +242,11 @@ describe('KServe', () => {
     readFile: () => undefined,
   };
 
-  it('ClusterServingRuntime: onnx and pytorch (.mar) formats, protocols v1 and v2, metrics annotations', () => {
+  it('ClusterServingRuntime: onnx and pytorch (.mar) formats, protocols v1, v2 and grpc-v2, metrics annotations', () => {
     const spec = runtime().spec;
     expect(spec.supportedModelFormats.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(['onnx', 'pytorch']));
     expect(spec.protocolVersions).toEqual(expect.arrayContaining(['v1', 'v2']));
-    expect(spec.protocolVersions).not.toContain('grpc-v2'); // no gRPC endpoint
+    expect(spec.protocolVersions).toContain('grpc-v2');
     expect(spec.annotations['prometheus.kserve.io/port']).toBe('8082');
     expect(spec.annotations['prometheus.kserve.io/path']).toBe('/metrics');
   });
@@ -263,6 +263,13 @@ describe('KServe', () => {
     const args = (c.args as string[]).slice(1).map((a) => a.replace('{{.Name}}', 'iris'));
     const plan = kserveLaunchArgs({ argv: args, env: {}, fs: fakeModelDir, workDir: '/home/model-server/tmp/onnxserve-kserve' });
     expect(plan.httpPort).toBe(8080);
+    // grpc-v2: the generated config opens gRPC inference on the port the example InferenceService names h2c.
+    const generated = plan.files.find((f) => f.path.endsWith('config.properties'))!.content;
+    const grpcPort = Number(/^grpc_inference_port=(\d+)$/m.exec(generated)?.[1]);
+    expect(generated).toMatch(/^grpc_inference_address=0\.0\.0\.0$/m);
+    const grpcIsvc = kindsOf(docs, 'InferenceService').find(({ doc }) => doc.spec.predictor.model.protocolVersion === 'grpc-v2');
+    expect(grpcIsvc, 'an example InferenceService for grpc-v2').toBeDefined();
+    expect(grpcIsvc!.doc.spec.predictor.model.ports).toEqual([{ name: 'h2c', protocol: 'TCP', containerPort: grpcPort }]);
     expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([plan.httpPort]);
     for (const kind of ['readinessProbe', 'livenessProbe']) {
       expect(HEALTH_ROUTES as readonly string[]).toContain(probeRoute(c[kind]));
@@ -306,9 +313,9 @@ describe('Docker image', () => {
     expect(ins.slice(lastFrom).some((i) => i.op === 'COPY' && /--from=/.test(i.args) && /\/opt\/onnxserve/.test(i.args))).toBe(true);
   });
 
-  it('runs as uid 1000 with an exec-form entrypoint, exposes 8080 8081 8082, HEALTHCHECK on /ping', () => {
+  it('runs as uid 1000 with an exec-form entrypoint, exposes 8080 8081 8082 and gRPC 7070 7071, HEALTHCHECK on /ping', () => {
     expect(ops('USER').at(-1)?.args).toMatch(/^1000(:1000)?$/);
-    expect(ops('EXPOSE').flatMap((i) => i.args.split(/\s+/)).sort()).toEqual(['8080', '8081', '8082']);
+    expect(ops('EXPOSE').flatMap((i) => i.args.split(/\s+/)).sort()).toEqual(['7070', '7071', '8080', '8081', '8082']);
     const entry = ops('ENTRYPOINT').at(-1)?.args ?? '';
     expect(() => JSON.parse(entry)).not.toThrow();
     expect(JSON.parse(entry)).toEqual(['/usr/local/bin/onnxserve-entrypoint.sh']);

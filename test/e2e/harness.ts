@@ -45,6 +45,7 @@ export function makeSandbox(): Sandbox {
         // Token authorization (on by default, as in TorchServe) has its own tests; the rest call without keys.
         disable_token_authorization: true,
         grpc_inference_port: 0,
+        grpc_management_port: 0,
         ...props,
       };
       const lines = Object.entries(base).filter(([, v]) => v !== undefined);
@@ -89,6 +90,9 @@ export interface Endpoints {
   inference: string;
   management: string;
   metrics?: string;
+  /** `host:port` of the gRPC listeners ("gRPC Inference API bind to: 127.0.0.1:7070"). */
+  grpcInference?: string;
+  grpcManagement?: string;
 }
 
 /** Reads "<kind> API bind to: http://host:port" lines. */
@@ -97,7 +101,10 @@ export function parseEndpoints(output: string): Endpoints {
   const inference = find('inference');
   const management = find('management');
   if (!inference || !management) throw new Error(`No endpoints in output:\n${output}`);
-  return { inference, management, metrics: find('metrics') };
+  const grpc = (kind: string) => new RegExp(`gRPC ${kind} API bind to: (\\S+)`).exec(output)?.[1];
+  const grpcInference = grpc('Inference');
+  const grpcManagement = grpc('Management');
+  return { inference, management, metrics: find('metrics'), ...(grpcInference ? { grpcInference } : {}), ...(grpcManagement ? { grpcManagement } : {}) };
 }
 
 export interface ForegroundServer {

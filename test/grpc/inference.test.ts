@@ -1,98 +1,111 @@
 /**
- * TorchServe's gRPC inference service over a real socket: the server runs in-process against the
- * registry of a real startServer() (one MLP model), the client is generated from the same protos.
+ * TorchServe's gRPC inference service over real sockets: a real server (startServer, real models,
+ * gRPC ports 0), clients generated from the same protos. Ping, Predictions, StreamPredictions with
+ * several messages, StreamPredictions2 sequences, errors mapped as TorchServe, deadlines dropping
+ * queued requests, client cancellation stopping a handler, token metadata, TLS, default binding.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type ServerHandle } from '../../src/app.js';
-import { nodeConfigSources, resolveConfig } from '../../src/config/index.js';
-import { createLoggers, type Loggers } from '../../src/logging.js';
-import { TokenAuthority } from '../../src/security/tokens.js';
-import { loadInferencePackage, startGrpc, TOKEN_DENIED, type GrpcHandle } from '../../src/grpc/server.js';
+import { inferenceService } from '../../src/grpc/inference-service.js';
+import { loadProto, serviceClient } from '../../src/grpc/protos.js';
+import { startGrpcListener } from '../../src/grpc/server.js';
+import { TOKEN_DENIED } from '../../src/grpc/status.js';
+import { resolveConfig, nodeConfigSources } from '../../src/config/index.js';
 import { writeMar } from '../fixtures/mar.js';
 import { mlp, type MlpModel } from '../fixtures/models.js';
+import { bearer, collect, failure, makeClient, startGrpcTestServer, unary, type AnyClient, type GrpcTestServer } from './helpers.js';
 
-type Callback<T> = (err: grpc.ServiceError | null, value?: T) => void;
-interface InferenceClient extends grpc.Client {
-  Ping(req: object, md: grpc.Metadata, cb: Callback<{ health: string }>): void;
-  Predictions(req: object, md: grpc.Metadata, cb: Callback<{ prediction: Buffer }>): void;
-  StreamPredictions(req: object, md: grpc.Metadata): grpc.ClientReadableStream<{ prediction: Buffer }>;
-}
+const SERVICE = 'org.pytorch.serve.grpc.inference.InferenceAPIsService';
+const TLS_DIR = path.resolve(import.meta.dirname, '../fixtures/tls');
 
-function client(port: number): InferenceClient {
-  const pkg = loadInferencePackage() as unknown as {
-    org: { pytorch: { serve: { grpc: { inference: { InferenceAPIsService: new (addr: string, creds: grpc.ChannelCredentials) => InferenceClient } } } } };
-  };
-  const Ctor = pkg.org.pytorch.serve.grpc.inference.InferenceAPIsService;
-  return new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-}
-
-function unary<T>(fn: (md: grpc.Metadata, cb: Callback<T>) => void, md = new grpc.Metadata()): Promise<T> {
-  return new Promise((resolve, reject) => fn(md, (err, value) => (err ? reject(err) : resolve(value as T))));
-}
-
-async function failure(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as grpc.ServiceError;
+/** A `handle` module with a command per body text; `calls` counts the requests it ran. */
+const CUSTOM = `
+let calls = 0;
+let last = { produced: 0, cancelled: false, finished: true };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export async function handle(batch, ctx) {
+  const out = [];
+  for (let i = 0; i < batch.length; i++) {
+    calls++;
+    const r = batch[i];
+    const cmd = new TextDecoder().decode(r.parts[0].data);
+    if (cmd.startsWith('sleep:')) {
+      await sleep(Number(cmd.slice(6)));
+      out.push('slept');
+    } else if (cmd.startsWith('count:')) {
+      for (let k = 0; k < Number(cmd.slice(6)); k++) await ctx.sendIntermediate('chunk ' + k, i);
+      out.push('done');
+    } else if (cmd === 'endless') {
+      last = { produced: 0, cancelled: false, finished: false };
+      while (last.produced < 400 && (await ctx.sendIntermediate('tick ' + last.produced, i))) {
+        last.produced++;
+        await sleep(10);
+      }
+      last.cancelled = ctx.isCancelled(i);
+      last.finished = true;
+      out.push('stopped');
+    } else if (cmd.startsWith('big:')) {
+      out.push('x'.repeat(Number(cmd.slice(4))));
+    } else if (cmd === 'calls') {
+      out.push(String(calls));
+    } else if (cmd === 'last') {
+      out.push(last);
+    } else if (cmd === 'full') {
+      ctx.setResponseStatus(507, 'Insufficient Storage', i);
+      out.push('no room');
+    } else if (cmd === 'teapot') {
+      throw Object.assign(new Error("I'm a teapot"), { status: 418 });
+    } else if (cmd === 'seq') {
+      out.push('seq=' + (r.headers.sequence_id ?? 'none'));
+    } else {
+      out.push('echo ' + cmd);
+    }
   }
-  throw new Error('expected the call to fail');
+  return out;
 }
+`;
 
-let dir: string;
+let srv: GrpcTestServer;
 let model: MlpModel;
-let server: ServerHandle;
-let loggers: Loggers;
-let grpcServer: GrpcHandle;
-let c: InferenceClient;
+let c: AnyClient;
+
+const text = (b: Buffer) => b.toString('utf8');
+const say = (cmd: string, extra: object = {}) => ({ model_name: 'custom', input: { body: Buffer.from(cmd) }, ...extra });
+const predict = (req: object, md?: grpc.Metadata, opts?: grpc.CallOptions) => unary<{ prediction: Buffer }>(c, 'Predictions', req, md, opts);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxserve-grpc-'));
-  const store = path.join(dir, 'store');
-  fs.mkdirSync(store);
-  model = await mlp(dir);
-  await writeMar(path.join(store, 'mlp.mar'), {
-    modelName: 'mlp',
-    serializedFile: 'model.onnx',
-    files: { 'model.onnx': fs.readFileSync(model.path) },
-  });
-  const props = [
-    'inference_address=http://127.0.0.1:0',
-    'management_address=http://127.0.0.1:0',
-    'metrics_address=http://127.0.0.1:0',
-    'disable_token_authorization=true',
-    'model_store=store',
-    'load_models=mlp.mar',
-    'default_workers_per_model=1',
-  ];
-  fs.writeFileSync(path.join(dir, 'config.properties'), props.join('\n') + '\n');
-  const config = resolveConfig(nodeConfigSources({ tsConfig: 'config.properties', ncs: true }, {}, dir));
-  loggers = createLoggers({ logLocation: path.join(dir, 'logs'), console: false });
-  server = await startServer(config, loggers, { cwd: dir, tempRoot: path.join(dir, 'tmp') });
-  grpcServer = await startGrpc({ registry: server.registry, address: '127.0.0.1', port: 0 });
-  c = client(grpcServer.port);
+  srv = await startGrpcTestServer(async (dir, store) => {
+    model = await mlp(dir);
+    const onnx = fs.readFileSync(model.path);
+    await writeMar(path.join(store, 'mlp.mar'), { modelName: 'mlp', serializedFile: 'model.onnx', files: { 'model.onnx': onnx } });
+    await writeMar(path.join(store, 'custom.mar'), {
+      modelName: 'custom',
+      handler: 'handler.mjs',
+      serializedFile: 'model.onnx',
+      configFile: 'model-config.yaml',
+      files: { 'model.onnx': onnx, 'handler.mjs': CUSTOM, 'model-config.yaml': 'minWorkers: 1\nmaxWorkers: 1\n' },
+    });
+  }, { load_models: 'mlp.mar,custom.mar' });
+  c = makeClient('inference.proto', SERVICE, srv.inferencePort);
 }, 60_000);
 
 afterAll(async () => {
   c?.close();
-  await grpcServer?.close();
-  await server?.close();
-  await loggers?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await srv?.close();
 });
 
 describe('InferenceAPIsService (TorchServe gRPC)', () => {
-  it('binds loopback on the port asked for (0: any free one)', () => {
-    expect(grpcServer.port).toBeGreaterThan(0);
+  it('the server binds both gRPC ports on loopback (0: any free one)', () => {
+    expect(srv.inferencePort).toBeGreaterThan(0);
+    expect(srv.managementPort).toBeGreaterThan(0);
+    expect(srv.managementPort).not.toBe(srv.inferencePort);
   });
 
-  it('Ping answers the health document', async () => {
-    const res = await unary<{ health: string }>((md, cb) => c.Ping({}, md, cb));
-    expect(JSON.parse(res.health)).toEqual({ status: 'Healthy' });
+  it('Ping answers the health document in Gson pretty form', async () => {
+    const res = await unary<{ health: string }>(c, 'Ping', {});
     expect(res.health).toBe('{\n  "status": "Healthy"\n}');
   });
 
@@ -101,72 +114,153 @@ describe('InferenceAPIsService (TorchServe gRPC)', () => {
       [1, 2, 3, 4],
       [0.5, -1, 2, 0],
     ];
-    const input = { body: Buffer.from(JSON.stringify({ x: rows })) };
-    const res = await unary<{ prediction: Buffer }>((md, cb) => c.Predictions({ model_name: 'mlp', input }, md, cb));
-    const got = JSON.parse(res.prediction.toString('utf8')) as number[][];
+    const res = await predict({ model_name: 'mlp', input: { body: Buffer.from(JSON.stringify({ x: rows })) } });
+    const got = JSON.parse(text(res.prediction)) as number[][];
     const want = model.expected(rows);
     expect(got).toHaveLength(2);
     got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i]![j]!, 4)));
   });
 
   it('Predictions with an explicit version', async () => {
-    const input = { body: Buffer.from(JSON.stringify({ x: [[1, 2, 3, 4]] })) };
-    const res = await unary<{ prediction: Buffer }>((md, cb) => c.Predictions({ model_name: 'mlp', model_version: '1.0', input }, md, cb));
-    const got = JSON.parse(res.prediction.toString('utf8')) as number[][];
-    expect(got[0]![0]).toBeCloseTo(model.expected([[1, 2, 3, 4]])[0]![0]!, 4);
+    const res = await predict({ model_name: 'mlp', model_version: '1.0', input: { body: Buffer.from(JSON.stringify({ x: [[1, 2, 3, 4]] })) } });
+    expect((JSON.parse(text(res.prediction)) as number[][])[0]![0]).toBeCloseTo(model.expected([[1, 2, 3, 4]])[0]![0]!, 4);
   });
 
-  it('StreamPredictions sends the final reply and ends', async () => {
-    const input = { body: Buffer.from(JSON.stringify({ x: [[1, 2, 3, 4]] })) };
-    const stream = c.StreamPredictions({ model_name: 'mlp', input }, new grpc.Metadata());
-    const messages: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (m: { prediction: Buffer }) => messages.push(m.prediction));
-      stream.on('error', reject);
-      stream.on('end', () => resolve());
-    });
+  it('StreamPredictions streams each intermediate reply, then the final one, then ends', async () => {
+    const messages = await collect<{ prediction: Buffer }>(c.StreamPredictions!(say('count:3'), new grpc.Metadata()) as grpc.ClientReadableStream<{ prediction: Buffer }>);
+    expect(messages.map((m) => text(m.prediction))).toEqual(['chunk 0', 'chunk 1', 'chunk 2', 'done']);
+  });
+
+  it('StreamPredictions of a model that does not stream is one message', async () => {
+    const req = { model_name: 'mlp', input: { body: Buffer.from(JSON.stringify({ x: [[1, 2, 3, 4]] })) } };
+    const messages = await collect<{ prediction: Buffer }>(c.StreamPredictions!(req, new grpc.Metadata()) as grpc.ClientReadableStream<{ prediction: Buffer }>);
     expect(messages).toHaveLength(1);
-    expect((JSON.parse(messages[0]!.toString('utf8')) as number[][])[0]).toHaveLength(3);
+    expect((JSON.parse(text(messages[0]!.prediction)) as number[][])[0]).toHaveLength(3);
   });
 
-  it('an unknown model is NOT_FOUND with the REST message', async () => {
-    const err = await failure(unary((md, cb) => c.Predictions({ model_name: 'nope', input: { body: Buffer.from('{}') } }, md, cb)));
-    expect(err.code).toBe(grpc.status.NOT_FOUND);
-    expect(err.details).toBe('Model not found: nope');
+  it('StreamPredictions2 answers a sequence in order, tags each reply with its sequenceId, and keeps going after an error', async () => {
+    const call = c.StreamPredictions2!(new grpc.Metadata()) as grpc.ClientDuplexStream<object, { prediction: Buffer; sequenceId?: string; status?: { code: number; message: string } }>;
+    const done = collect(call);
+    call.write(say('seq', { sequenceId: 's1' }));
+    call.write(say('count:2', { sequenceId: 's1' }));
+    call.write({ model_name: 'nope', input: {}, sequenceId: 's1' });
+    call.write(say('echo', {}));
+    call.write(say('hello', { sequenceId: 's1' }));
+    call.end();
+    const msgs = await done;
+    expect(msgs.map((m) => (m.status ? `E${m.status.code}:${m.status.message}` : text(m.prediction)))).toEqual([
+      'seq=s1',
+      'chunk 0',
+      'chunk 1',
+      'done',
+      `E${grpc.status.INTERNAL}:Model not found: nope`,
+      `E${grpc.status.INTERNAL}:Parameter sequenceId is required.`,
+      'echo hello',
+    ]);
+    expect(msgs.filter((m) => !m.status).every((m) => m.sequenceId === 's1')).toBe(true);
   });
 
-  it('an unknown version is NOT_FOUND', async () => {
-    const err = await failure(unary((md, cb) => c.Predictions({ model_name: 'mlp', model_version: '9.9', input: { body: Buffer.from('{}') } }, md, cb)));
-    expect(err.code).toBe(grpc.status.NOT_FOUND);
-    expect(err.details).toMatch(/9\.9/);
+  it('a lookup failure is INTERNAL with the REST message, as TorchServe', async () => {
+    const unknown = await failure(predict({ model_name: 'nope', input: { body: Buffer.from('{}') } }));
+    expect(unknown.code).toBe(grpc.status.INTERNAL);
+    expect(unknown.details).toBe('Model not found: nope');
+    const version = await failure(predict({ model_name: 'mlp', model_version: '9.9', input: { body: Buffer.from('{}') } }));
+    expect(version.code).toBe(grpc.status.INTERNAL);
+    expect(version.details).toMatch(/9\.9/);
+    const noName = await failure(predict({ input: {} }));
+    expect(noName.code).toBe(grpc.status.INTERNAL);
+    expect(noName.details).toBe('Parameter model_name is required.');
   });
 
-  it('a missing model name is INVALID_ARGUMENT', async () => {
-    const err = await failure(unary((md, cb) => c.Predictions({ input: {} }, md, cb)));
-    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+  it('an error status from the handler maps through TorchServe GRPCUtils (507 INTERNAL, 418 FAILED_PRECONDITION)', async () => {
+    const full = await failure(predict(say('full')));
+    expect(full.code).toBe(grpc.status.INTERNAL);
+    expect(full.details).toBe('no room');
+    const teapot = await failure(predict(say('teapot')));
+    expect(teapot.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(teapot.details).toContain('teapot');
   });
 
   it('a bad input for the model is a clean error status, the server lives on', async () => {
-    const err = await failure(unary((md, cb) => c.Predictions({ model_name: 'mlp', input: { body: Buffer.from('{"x": [[1, 2]]}') } }, md, cb)));
-    expect([grpc.status.INVALID_ARGUMENT, grpc.status.INTERNAL]).toContain(err.code);
-    const ok = await unary<{ health: string }>((md, cb) => c.Ping({}, md, cb));
-    expect(ok.health).toContain('Healthy');
+    const err = await failure(predict({ model_name: 'mlp', input: { body: Buffer.from('{"x": [[1, 2]]}') } }));
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await unary<{ health: string }>(c, 'Ping', {})).health).toContain('Healthy');
+  });
+
+  it('a request whose deadline passes while queued is dropped: it never runs', async () => {
+    const before = Number(text((await predict(say('calls'))).prediction));
+    const busy = predict(say('sleep:700'));
+    await new Promise((r) => setTimeout(r, 100));
+    const late = await failure(predict(say('echo'), undefined, { deadline: Date.now() + 150 }));
+    expect(late.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(text((await busy).prediction)).toBe('slept');
+    const after = Number(text((await predict(say('calls'))).prediction));
+    // calls counted: the first 'calls' itself, the sleep, the second 'calls'; not the dropped one.
+    expect(after - before).toBe(2);
+  });
+
+  it('cancelling a stream stops the handler', async () => {
+    const call = c.StreamPredictions!(say('endless'), new grpc.Metadata()) as grpc.ClientReadableStream<{ prediction: Buffer }>;
+    let seen = 0;
+    await new Promise<void>((resolve) => {
+      call.on('data', () => {
+        if (++seen === 3) {
+          call.cancel();
+          resolve();
+        }
+      });
+      call.on('error', () => undefined);
+    });
+    let last: { produced: number; cancelled: boolean; finished: boolean } = { produced: 0, cancelled: false, finished: false };
+    const until = Date.now() + 5000;
+    while (!last.finished && Date.now() < until) {
+      last = JSON.parse(text((await predict(say('last'))).prediction)) as typeof last;
+      if (!last.finished) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(last.finished).toBe(true);
+    expect(last.cancelled).toBe(true);
+    expect(last.produced).toBeLessThan(100);
+  });
+
+  it('a message over max_request_size is RESOURCE_EXHAUSTED, the server lives on', async () => {
+    const err = await failure(predict({ model_name: 'mlp', input: { body: Buffer.alloc(6553500 + 10, 0x20) } }));
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect((await unary<{ health: string }>(c, 'Ping', {})).health).toContain('Healthy');
+  });
+
+  it('a reply over max_response_size is RESOURCE_EXHAUSTED with the REST text, unary and streamed', async () => {
+    const err = await failure(predict(say('big:6553600')));
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err.details).toMatch(/exceeds max_response_size \(6553500 bytes\)/);
+    const streamed = await failure(collect(c.StreamPredictions!(say('big:6553600'), new grpc.Metadata()) as grpc.ClientReadableStream<unknown>));
+    expect(streamed.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(text((await predict(say('big:10'))).prediction)).toBe('xxxxxxxxxx');
+  });
+
+  it('a malformed message is a clean INTERNAL status (protobuf parse), the server lives on', async () => {
+    const raw = new grpc.Client(`127.0.0.1:${srv.inferencePort}`, grpc.credentials.createInsecure());
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      raw.makeUnaryRequest(`/${SERVICE}/Predictions`, (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0xff, 0xff, 0xff]), (e) => resolve(e!));
+    });
+    raw.close();
+    expect([grpc.status.INTERNAL, grpc.status.INVALID_ARGUMENT]).toContain(err.code);
+    expect((await unary<{ health: string }>(c, 'Ping', {})).health).toContain('Healthy');
   });
 });
 
 describe('token authorization through metadata', () => {
-  let tokens: TokenAuthority;
-  let secured: GrpcHandle;
-  let sc: InferenceClient;
+  let secured: GrpcTestServer;
+  let sc: AnyClient;
   let keys: { inference: { key: string }; management: { key: string } };
 
   beforeAll(async () => {
-    const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxserve-grpc-keys-'));
-    tokens = TokenAuthority.create({ dir: keyDir, expirationMin: 60 });
-    keys = JSON.parse(tokens.keyFileJson()) as typeof keys;
-    secured = await startGrpc({ registry: server.registry, address: '127.0.0.1', port: 0, tokens });
-    sc = client(secured.port);
-  });
+    secured = await startGrpcTestServer(async (dir, store) => {
+      const m = await mlp(dir);
+      await writeMar(path.join(store, 'mlp.mar'), { modelName: 'mlp', serializedFile: 'model.onnx', files: { 'model.onnx': fs.readFileSync(m.path) } });
+    }, { load_models: 'mlp.mar', disable_token_authorization: false });
+    keys = JSON.parse(fs.readFileSync(path.join(secured.dir, 'key_file.json'), 'utf8')) as typeof keys;
+    sc = makeClient('inference.proto', SERVICE, secured.inferencePort);
+  }, 60_000);
   afterAll(async () => {
     sc?.close();
     await secured?.close();
@@ -179,33 +273,110 @@ describe('token authorization through metadata', () => {
   };
 
   it('refuses a call without the key: PERMISSION_DENIED with TorchServe text', async () => {
-    const err = await failure(unary((md, cb) => sc.Ping({}, md, cb)));
+    const err = await failure(unary(sc, 'Ping', {}));
     expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(err.details).toBe(TOKEN_DENIED);
   });
 
-  it('refuses the management key and a malformed header', async () => {
+  it('refuses the management key and malformed headers', async () => {
     for (const value of [`Bearer ${keys.management.key}`, keys.inference.key, `bearer ${keys.inference.key}`]) {
-      const err = await failure(unary((md, cb) => sc.Predictions({ model_name: 'mlp', input: {} }, md, cb), withAuth(value)));
+      const err = await failure(unary(sc, 'Predictions', { model_name: 'mlp', input: {} }, withAuth(value)));
       expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
     }
   });
 
   it('accepts the inference key', async () => {
-    const md = withAuth(`Bearer ${keys.inference.key}`);
-    const res = await unary<{ health: string }>((m, cb) => sc.Ping({}, m, cb), md);
-    expect(res.health).toContain('Healthy');
+    expect((await unary<{ health: string }>(sc, 'Ping', {}, bearer(keys.inference.key))).health).toContain('Healthy');
     const input = { body: Buffer.from(JSON.stringify({ x: [[1, 2, 3, 4]] })) };
-    const pred = await unary<{ prediction: Buffer }>((m, cb) => sc.Predictions({ model_name: 'mlp', input }, m, cb), withAuth(`Bearer ${keys.inference.key}`));
-    expect((JSON.parse(pred.prediction.toString('utf8')) as number[][])[0]).toHaveLength(3);
+    const pred = await unary<{ prediction: Buffer }>(sc, 'Predictions', { model_name: 'mlp', input }, bearer(keys.inference.key));
+    expect((JSON.parse(text(pred.prediction)) as number[][])[0]).toHaveLength(3);
   });
 
-  it('a streamed call without the key is refused too', async () => {
-    const stream = sc.StreamPredictions({ model_name: 'mlp', input: {} }, new grpc.Metadata());
-    const err = await new Promise<grpc.ServiceError>((resolve) => {
-      stream.on('data', () => undefined);
-      stream.on('error', (e: grpc.ServiceError) => resolve(e));
-    });
+  it('streamed calls without the key are refused too', async () => {
+    const err = await failure(collect(sc.StreamPredictions!({ model_name: 'mlp', input: {} }, new grpc.Metadata()) as grpc.ClientReadableStream<unknown>));
     expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    const duplex = sc.StreamPredictions2!(new grpc.Metadata()) as grpc.ClientDuplexStream<object, unknown>;
+    duplex.end();
+    const err2 = await failure(collect(duplex));
+    expect(err2.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+});
+
+describe('enable_grpc_ssl', () => {
+  let tlsSrv: GrpcTestServer;
+  beforeAll(async () => {
+    tlsSrv = await startGrpcTestServer(
+      (dir) => {
+        fs.copyFileSync(path.join(TLS_DIR, 'cert.pem'), path.join(dir, 'cert.pem'));
+        fs.copyFileSync(path.join(TLS_DIR, 'key.pem'), path.join(dir, 'key.pem'));
+      },
+      { enable_grpc_ssl: true, certificate_file: 'cert.pem', private_key_file: 'key.pem' },
+    );
+  }, 60_000);
+  afterAll(async () => tlsSrv?.close());
+
+  it('serves TLS on both ports with certificate_file/private_key_file', async () => {
+    const ca = fs.readFileSync(path.join(TLS_DIR, 'cert.pem'));
+    const opts = { 'grpc.ssl_target_name_override': 'localhost' };
+    const tc = makeClient('inference.proto', SERVICE, tlsSrv.inferencePort, grpc.credentials.createSsl(ca), opts);
+    expect((await unary<{ health: string }>(tc, 'Ping', {})).health).toContain('Healthy');
+    tc.close();
+    const mc = makeClient('management.proto', 'org.pytorch.serve.grpc.management.ManagementAPIsService', tlsSrv.managementPort, grpc.credentials.createSsl(ca), opts);
+    const list = await unary<{ msg: string }>(mc, 'ListModels', {});
+    expect(JSON.parse(list.msg)).toEqual({ models: [] });
+    mc.close();
+  });
+
+  it('refuses a plaintext client', async () => {
+    const plain = makeClient('inference.proto', SERVICE, tlsSrv.inferencePort);
+    const err = await failure(unary(plain, 'Ping', {}, new grpc.Metadata(), { deadline: Date.now() + 3000 }));
+    expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(err.code);
+    plain.close();
+  });
+
+  it('enable_grpc_ssl without a PEM pair stops start-up with the keys named', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxserve-grpc-ssl-'));
+    fs.writeFileSync(path.join(dir, 'config.properties'), 'model_store=.\nenable_grpc_ssl=true\nkeystore=ks.p12\n');
+    const config = resolveConfig(nodeConfigSources({ tsConfig: 'config.properties', ncs: true }, {}, dir));
+    expect(config.enableGrpcSsl).toBe(true);
+    return import('../../src/grpc/listeners.js').then(({ grpcTls }) => {
+      expect(() => grpcTls(config, dir)).toThrow(/enable_grpc_ssl=true needs certificate_file and private_key_file/);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  });
+});
+
+describe('binding', () => {
+  it('defaults: 127.0.0.1:7070 and 127.0.0.1:7071, never all interfaces', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxserve-grpc-bind-'));
+    const config = resolveConfig(nodeConfigSources({ ncs: true, modelStore: '.' }, {}, dir));
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect([config.grpcInferenceAddress, config.grpcInferencePort, config.grpcManagementAddress, config.grpcManagementPort]).toEqual(['127.0.0.1', 7070, '127.0.0.1', 7071]);
+  });
+
+  it('a loopback listener cannot be reached on another interface of the machine', async () => {
+    const external = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    const handle = await startGrpcListener([inferenceService({ registry: srv.server.registry, maxResponseSize: 1 << 20 })], {
+      address: '127.0.0.1',
+      port: 0,
+      maxRequestSize: 1 << 20,
+      maxResponseSize: 1 << 20,
+    });
+    try {
+      const local = makeClient('inference.proto', SERVICE, handle.port);
+      expect((await unary<{ health: string }>(local, 'Ping', {})).health).toContain('Healthy');
+      local.close();
+      if (external) {
+        const Ctor = serviceClient(loadProto('inference.proto'), SERVICE);
+        const remote = new Ctor(`${external}:${handle.port}`, grpc.credentials.createInsecure()) as unknown as AnyClient;
+        const err = await failure(unary(remote, 'Ping', {}, new grpc.Metadata(), { deadline: Date.now() + 2000 }));
+        expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(err.code);
+        remote.close();
+      }
+    } finally {
+      await handle.close();
+    }
   });
 });

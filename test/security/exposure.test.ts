@@ -31,17 +31,24 @@ const external = Object.values(os.networkInterfaces())
   .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
 describe('network exposure', () => {
-  it('binds 127.0.0.1:8080/8081/8082 by default, and nothing on other interfaces', async (t) => {
-    for (const p of [8080, 8081, 8082]) if (!(await free(p, '127.0.0.1'))) t.skip(`port ${p} is in use on this machine`);
+  it('binds 127.0.0.1:8080/8081/8082 and gRPC 127.0.0.1:7070/7071 by default, and nothing on other interfaces', async (t) => {
+    for (const p of [8080, 8081, 8082, 7070, 7071]) if (!(await free(p, '127.0.0.1'))) t.skip(`port ${p} is in use on this machine`);
     const sb = makeSandbox();
     try {
       // No *_address keys: TorchServe's defaults apply.
-      const cfg = sb.writeConfig({ model_store: sb.store, inference_address: undefined, management_address: undefined, metrics_address: undefined });
+      const cfg = sb.writeConfig({ model_store: sb.store, inference_address: undefined, management_address: undefined, metrics_address: undefined, grpc_inference_port: undefined, grpc_management_port: undefined });
       const server = await startForeground(sb, ['--ncs', '--ts-config', cfg]);
       try {
-        expect(server.endpoints).toEqual({ inference: 'http://127.0.0.1:8080', management: 'http://127.0.0.1:8081', metrics: 'http://127.0.0.1:8082' });
+        expect(server.endpoints).toEqual({
+          inference: 'http://127.0.0.1:8080',
+          management: 'http://127.0.0.1:8081',
+          metrics: 'http://127.0.0.1:8082',
+          grpcInference: '127.0.0.1:7070',
+          grpcManagement: '127.0.0.1:7071',
+        });
+        expect(await connects(7070, '127.0.0.1')).toBe(true);
         expect((await http('http://127.0.0.1:8080/ping')).status).toBe(200);
-        if (external) for (const p of [8080, 8081, 8082]) expect(await connects(p, external), `${external}:${p}`).toBe(false);
+        if (external) for (const p of [8080, 8081, 8082, 7070, 7071]) expect(await connects(p, external), `${external}:${p}`).toBe(false);
       } finally {
         await server.stop();
       }

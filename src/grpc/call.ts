@@ -1,0 +1,45 @@
+/** What every gRPC handler needs of a call: token check, headers for the handler, a cancellation signal. */
+import type * as grpc from '@grpc/grpc-js';
+import { Cancellation } from '../runtime/cancellation.js';
+import type { TokenAuthority } from '../security/tokens.js';
+
+/** Token check on the `authorization` metadata (`Bearer <key>`); always true when tokens are off. */
+export function authorized(tokens: TokenAuthority | undefined, kind: 'inference' | 'management', metadata: grpc.Metadata): boolean {
+  if (!tokens) return true;
+  const value = metadata.get('authorization')[0];
+  const header = typeof value === 'string' ? value : value?.toString('utf8');
+  return tokens.allows(kind, header);
+}
+
+/** Metadata as handler headers (`context.get_request_header`), without the key. */
+export function metadataHeaders(metadata: grpc.Metadata): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata.getMap())) {
+    if (k === 'authorization') continue;
+    headers[k] = typeof v === 'string' ? v : v.toString('utf8');
+  }
+  return headers;
+}
+
+interface CancellableCall {
+  on(event: 'cancelled', listener: () => void): unknown;
+  getDeadline(): grpc.Deadline;
+}
+
+/**
+ * A signal that fires when the client cancels or the call's deadline passes, so a queued request
+ * is dropped from its model's queue and a running one is told (`context.isCancelled`). `done()`
+ * clears the deadline timer once the call has its answer.
+ */
+export function callSignal(call: CancellableCall): { signal: Cancellation; done(): void } {
+  const signal = new Cancellation();
+  call.on('cancelled', () => signal.abort());
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  let timer: NodeJS.Timeout | undefined;
+  if (Number.isFinite(at)) {
+    timer = setTimeout(() => signal.abort(), Math.max(0, at - Date.now()));
+    timer.unref();
+  }
+  return { signal, done: () => timer !== undefined && clearTimeout(timer) };
+}

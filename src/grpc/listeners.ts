@@ -1,0 +1,90 @@
+/**
+ * Both gRPC listeners from the resolved config: which services each serves, its limits, TLS.
+ * A bind or key failure is a StartupError naming the config keys, as for the HTTP listeners.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ServerConfig } from '../config/types.js';
+import { StartupError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { ModelRegistry } from '../registry/registry.js';
+import type { AuditLog } from '../security/audit.js';
+import type { TokenAuthority } from '../security/tokens.js';
+import type { ModelConfig } from '../wallaroo/catalog.js';
+import { inferenceService } from './inference-service.js';
+import { managementServices } from './management-service.js';
+import { oipServices } from './oip-service.js';
+import { startGrpcListener, type GrpcHandle, type GrpcTls } from './server.js';
+
+export interface GrpcListenerDeps {
+  registry: ModelRegistry;
+  config: ServerConfig;
+  cwd: string;
+  tokens?: TokenAuthority | undefined;
+  audit?: AuditLog | undefined;
+  modelConfig?: ((model: string, version: string) => ModelConfig | undefined) | undefined;
+  log: Logger;
+}
+
+export interface GrpcListeners {
+  inference: GrpcHandle;
+  management: GrpcHandle;
+  close(): Promise<void>;
+}
+
+/** `enable_grpc_ssl`: the PEM pair of `certificate_file`/`private_key_file` (gRPC cannot use a PKCS12 keystore). */
+export function grpcTls(config: ServerConfig, cwd: string): GrpcTls | undefined {
+  if (!config.enableGrpcSsl) return undefined;
+  const { certificateFile, privateKeyFile } = config.tls;
+  if (!certificateFile || !privateKeyFile) {
+    throw new StartupError('Invalid configuration: enable_grpc_ssl=true needs certificate_file and private_key_file (PEM files; a keystore cannot be used for gRPC)');
+  }
+  const read = (key: string, file: string) => {
+    const abs = path.resolve(cwd, file);
+    try {
+      return fs.readFileSync(abs);
+    } catch (err) {
+      throw new StartupError(`Invalid configuration: ${key}=${abs}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'read error'})`);
+    }
+  };
+  return { key: read('private_key_file', privateKeyFile), cert: read('certificate_file', certificateFile) };
+}
+
+async function bind(what: string, keys: string, address: string, port: number, start: () => Promise<GrpcHandle>): Promise<GrpcHandle> {
+  try {
+    return await start();
+  } catch (err) {
+    throw new StartupError(`Failed to start the gRPC ${what} API on ${address}:${port} (${keys}): ${(err as Error).message}`);
+  }
+}
+
+export async function startGrpcListeners(deps: GrpcListenerDeps): Promise<GrpcListeners> {
+  const { config, registry, tokens, log } = deps;
+  const tls = grpcTls(config, deps.cwd);
+  const limits = { maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tls, log };
+  const inference = await bind('inference', 'grpc_inference_address, grpc_inference_port', config.grpcInferenceAddress, config.grpcInferencePort, () =>
+    startGrpcListener(
+      [
+        inferenceService({ registry, maxResponseSize: config.maxResponseSize, tokens, log }),
+        ...oipServices({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tokens, modelConfig: deps.modelConfig, log }),
+      ],
+      { ...limits, address: config.grpcInferenceAddress, port: config.grpcInferencePort, maxConnectionAgeMs: config.grpcConnectionAge.inference.ageMs, maxConnectionAgeGraceMs: config.grpcConnectionAge.inference.graceMs },
+    ),
+  );
+  let management: GrpcHandle;
+  try {
+    management = await bind('management', 'grpc_management_address, grpc_management_port', config.grpcManagementAddress, config.grpcManagementPort, () =>
+      startGrpcListener(managementServices({ registry, config, tokens, audit: deps.audit, log }), {
+        ...limits,
+        address: config.grpcManagementAddress,
+        port: config.grpcManagementPort,
+        maxConnectionAgeMs: config.grpcConnectionAge.management.ageMs,
+        maxConnectionAgeGraceMs: config.grpcConnectionAge.management.graceMs,
+      }),
+    );
+  } catch (err) {
+    await inference.close();
+    throw err;
+  }
+  return { inference, management, close: async () => void (await Promise.all([inference.close(), management.close()])) };
+}
