@@ -1,5 +1,5 @@
 /**
- * onnxserve benchmark suite (`npm run bench`, issue 5): scenarios B1–B8, each measuring the real
+ * onnxserve benchmark suite (`npm run bench`, issue 5): scenarios B1–B11, each measuring the real
  * CLI (dist/) against a physical limit on the same machine in the same run, and reporting the ratio.
  *
  *   B1  tiny MLP, /predictions JSON, 32 connections  vs bare node:http, 32 connections   (req/s)
@@ -10,6 +10,9 @@
  *   B6  memory: RSS idle, per added worker, growth over a full-load run
  *   B7  50 models registered over the management API: time and RSS per model
  *   B8  overload: 4× capacity, small job queue: statuses, hung requests, p99 of the accepted
+ *   B9  tiny MLP over gRPC Predictions vs REST, 32 in flight   (req/s ratio, report)
+ *   B10 the same, 1 in flight                                 (p50 ratio; also vs a bare grpc-js server)
+ *   B11 OIP gRPC ModelInfer (raw) vs OIP REST binary, 32 in flight (req/s ratio, report)
  *
  * Usage: node --import tsx bench/run.ts [--smoke] [--only B1,B3] [--out file.json] [--oip-only]
  *   --smoke   every scenario for a second or two (CI keeps the suite working; nothing asserted);

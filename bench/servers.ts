@@ -149,10 +149,10 @@ export function startProcess(spec: SpawnSpec): Promise<RunningServer> {
   });
 }
 
-/** bench/bare-server.mjs in its own plain node process. */
-export function startBare(): Promise<RunningServer> {
+/** bench/bare-server.mjs (or `script`, e.g. bare-grpc-server.mjs: its url is then `http://host:port`) in its own plain node process. */
+export function startBare(script = 'bare-server.mjs'): Promise<RunningServer> {
   return startProcess({
-    args: [path.join(REPO_ROOT, 'bench/bare-server.mjs')],
+    args: [path.join(REPO_ROOT, 'bench', script)],
     cwd: REPO_ROOT,
     env: process.env,
     ready: (o) => {

@@ -252,6 +252,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       tokens,
       audit,
       modelConfig: (model, version) => catalog.configFor(model, version),
+      arrivals,
       log: loggers.main,
     });
   } catch (err) {

@@ -13,7 +13,7 @@ import { CpuMeter, fmt, round, type Ctx, type ScenarioResult } from '../common.j
 import { grpcClosedLoop } from '../grpc-load.js';
 import { closedLoop, interleaved, medianOfRounds, type LoadResult, type Reply } from '../load.js';
 import { mlpMar, ROW, ROW_BODY } from '../models.js';
-import { waitWorkersReady, withOnnxserve } from '../servers.js';
+import { startBare, waitWorkersReady, withOnnxserve } from '../servers.js';
 
 const MODEL = { name: 'mlp_b8', yaml: { workers: 1, batchSize: 8, maxBatchDelay: 2 } } as const;
 const TS_INFERENCE = 'org.pytorch.serve.grpc.inference.InferenceAPIsService';
@@ -51,6 +51,15 @@ function grpcAddress(startupOutput: string): string {
 }
 
 export async function grpcScenarios(ctx: Ctx): Promise<ScenarioResult[]> {
+  const bare = await startBare('bare-grpc-server.mjs');
+  try {
+    return await measure(ctx, new URL(bare.url).host);
+  } finally {
+    await bare.stop();
+  }
+}
+
+async function measure(ctx: Ctx, bareGrpc: string): Promise<ScenarioResult[]> {
   const S = ctx.smoke ? { rounds: 1, seconds: 0.4, warmupS: 0.2 } : { rounds: 5, seconds: 2, warmupS: 0.5 };
   return withOnnxserve(
     'grpc',
@@ -61,9 +70,9 @@ export async function grpcScenarios(ctx: Ctx): Promise<ScenarioResult[]> {
       const address = grpcAddress(server.startupOutput);
       const restPredict = (concurrency: number) => () =>
         closedLoop({ url: `${server.url}/predictions/${MODEL.name}`, body: ROW_BODY, check: checkRest, concurrency, durationS: S.seconds, warmup: S.warmupS, keepSamples: true });
-      const grpcPredict = (concurrency: number) => () =>
+      const grpcPredict = (concurrency: number, to = address) => () =>
         grpcClosedLoop({
-          address,
+          address: to,
           protoFile: 'inference.proto',
           service: TS_INFERENCE,
           method: 'Predictions',
@@ -97,11 +106,13 @@ export async function grpcScenarios(ctx: Ctx): Promise<ScenarioResult[]> {
       const metered = (side: 'rest' | 'grpc', fn: () => Promise<LoadResult>) => () => meters[side].client.around(() => meters[side].server.around(fn));
       ctx.step(`B9/B10/B11: ${S.rounds} round(s) × ${S.seconds} s each of REST and gRPC (32 and 1 in flight)`);
       const c32 = await interleaved(S.rounds, { rest: metered('rest', restPredict(32)), grpc: metered('grpc', grpcPredict(32)) });
-      const c1 = await interleaved(S.rounds, { rest: restPredict(1), grpc: grpcPredict(1) });
+      // B10 also against the gRPC floor: a bare grpc-js server answering a constant (as B2 against bare node:http).
+      const c1 = await interleaved(S.rounds, { rest: restPredict(1), grpc: grpcPredict(1), bare: grpcPredict(1, bareGrpc) });
       const oip = await interleaved(S.rounds, { rest: restInfer(32), grpc: grpcInfer(32) });
 
       const reqRatio = (r: typeof c32) => medianOfRounds(r.rounds.grpc, r.rounds.rest, (g, h) => g.reqPerS / h.reqPerS);
       const p50Ratio = medianOfRounds(c1.rounds.grpc, c1.rounds.rest, (g, h) => g.p50Ms / h.p50Ms);
+      const p50VsBare = medianOfRounds(c1.rounds.grpc, c1.rounds.bare, (g, b) => g.p50Ms / b.p50Ms);
       const r9 = reqRatio(c32);
       const r11 = reqRatio(oip);
       const perRound = (m: { perRound: number[] }) => m.perRound.map((v) => round(v, 3));
@@ -147,7 +158,17 @@ export async function grpcScenarios(ctx: Ctx): Promise<ScenarioResult[]> {
           ratio: round(p50Ratio.median, 3),
           ratioText: `${fmt(p50Ratio.median, 2)}×`,
           target: 'report',
-          details: { ...common, concurrency: 1, rest: row(c1.pooled.rest), grpc: row(c1.pooled.grpc), ratiosPerRound: perRound(p50Ratio) },
+          details: {
+            ...common,
+            concurrency: 1,
+            rest: row(c1.pooled.rest),
+            grpc: row(c1.pooled.grpc),
+            bareGrpc: row(c1.pooled.bare),
+            ratiosPerRound: perRound(p50Ratio),
+            p50RatioVsBareGrpc: round(p50VsBare.median, 3),
+            ratiosVsBareGrpcPerRound: perRound(p50VsBare),
+          },
+          notes: [`vs a bare grpc-js server answering a constant (${fmt(c1.pooled.bare.p50Ms, 3)} ms): ${fmt(p50VsBare.median, 2)}× (B2's REST is against bare node:http)`],
         },
         {
           id: 'B11',

@@ -43,3 +43,22 @@ export function callSignal(call: CancellableCall): { signal: Cancellation; done(
   }
   return { signal, done: () => timer !== undefined && clearTimeout(timer) };
 }
+
+/** What the gRPC services tell the batcher's arrival tracker (http/arrivals.ts `begin`). */
+export interface GrpcArrivals {
+  begin(): () => void;
+}
+
+/** Runs `submit` counted as a request in flight (for busy polling's "alone" rule). */
+export function counted<T>(arrivals: GrpcArrivals | undefined, submit: () => Promise<T>): Promise<T> {
+  if (!arrivals) return submit();
+  const end = arrivals.begin();
+  let p: Promise<T>;
+  try {
+    p = submit();
+  } catch (err) {
+    end();
+    throw err;
+  }
+  return p.finally(end);
+}

@@ -13,7 +13,7 @@ import type { Logger } from '../logging.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { CancelSignal, InferenceReply, InferenceRequest, RequestPart } from '../runtime/types.js';
 import type { TokenAuthority } from '../security/tokens.js';
-import { authorized, callSignal, metadataHeaders } from './call.js';
+import { authorized, callSignal, counted, metadataHeaders, type GrpcArrivals } from './call.js';
 import { PROTO_FILES, serviceEntry, type GrpcServiceEntry } from './protos.js';
 import { replyError, toGrpcError, tokenDenied } from './status.js';
 
@@ -23,6 +23,8 @@ export interface InferenceServiceDeps {
   maxResponseSize: number;
   /** Token authorization; undefined when disabled. Inference RPCs need the inference key. */
   tokens?: TokenAuthority | undefined;
+  /** The inference listener's arrival tracker: gRPC requests in flight count for busy polling. */
+  arrivals?: GrpcArrivals | undefined;
   log?: Logger | undefined;
 }
 
@@ -65,7 +67,8 @@ function submitPrediction(
   const headers: Record<string, string> = { ...metadataHeaders(metadata), explain: 'False', url_path: '' };
   if (msg.sequenceId) headers.sequence_id = msg.sequenceId;
   const request: InferenceRequest = { parts, headers };
-  return v.pool.submit(request, { explicitVersion: version !== undefined, signal, ...(onIntermediate ? { onIntermediate } : {}) });
+  const pool = v.pool;
+  return counted(deps.arrivals, () => pool.submit(request, { explicitVersion: version !== undefined, signal, ...(onIntermediate ? { onIntermediate } : {}) }));
 }
 
 function statusOf(err: unknown): Partial<grpc.StatusObject> {

@@ -11,6 +11,7 @@ import type { ModelRegistry } from '../registry/registry.js';
 import type { AuditLog } from '../security/audit.js';
 import type { TokenAuthority } from '../security/tokens.js';
 import type { ModelConfig } from '../wallaroo/catalog.js';
+import type { GrpcArrivals } from './call.js';
 import { inferenceService } from './inference-service.js';
 import { managementServices } from './management-service.js';
 import { oipServices } from './oip-service.js';
@@ -23,6 +24,8 @@ export interface GrpcListenerDeps {
   tokens?: TokenAuthority | undefined;
   audit?: AuditLog | undefined;
   modelConfig?: ((model: string, version: string) => ModelConfig | undefined) | undefined;
+  /** The batcher's arrival tracker (busy polling counts gRPC requests in flight). */
+  arrivals?: GrpcArrivals | undefined;
   log: Logger;
 }
 
@@ -65,8 +68,8 @@ export async function startGrpcListeners(deps: GrpcListenerDeps): Promise<GrpcLi
   const inference = await bind('inference', 'grpc_inference_address, grpc_inference_port', config.grpcInferenceAddress, config.grpcInferencePort, () =>
     startGrpcListener(
       [
-        inferenceService({ registry, maxResponseSize: config.maxResponseSize, tokens, log }),
-        ...oipServices({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tokens, modelConfig: deps.modelConfig, log }),
+        inferenceService({ registry, maxResponseSize: config.maxResponseSize, tokens, arrivals: deps.arrivals, log }),
+        ...oipServices({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tokens, modelConfig: deps.modelConfig, arrivals: deps.arrivals, log }),
       ],
       { ...limits, address: config.grpcInferenceAddress, port: config.grpcInferencePort, maxConnectionAgeMs: config.grpcConnectionAge.inference.ageMs, maxConnectionAgeGraceMs: config.grpcConnectionAge.inference.graceMs },
     ),

@@ -22,7 +22,7 @@ import type { InferenceRequest, TensorMeta } from '../runtime/types.js';
 import type { TokenAuthority } from '../security/tokens.js';
 import type { ModelConfig } from '../wallaroo/catalog.js';
 import { checkBatchConfig, renameTensors, rowsOfTensors } from '../wallaroo/index.js';
-import { authorized, callSignal, metadataHeaders } from './call.js';
+import { authorized, callSignal, counted, metadataHeaders, type GrpcArrivals } from './call.js';
 import { decodeGrpcInfer, encodeGrpcOutputs, type ModelInferRequestMsg } from './oip-tensors.js';
 import { PROTO_FILES, serviceEntry, type GrpcServiceEntry } from './protos.js';
 import { replyError, toGrpcError, tokenDenied } from './status.js';
@@ -37,6 +37,8 @@ export interface OipServiceDeps {
   tokens?: TokenAuthority | undefined;
   /** The version's Wallaroo-style configuration (tensor_fields, batch_config), as on REST. */
   modelConfig?: ((model: string, version: string) => ModelConfig | undefined) | undefined;
+  /** The inference listener's arrival tracker: gRPC requests in flight count for busy polling. */
+  arrivals?: GrpcArrivals | undefined;
   log?: Logger | undefined;
 }
 
@@ -116,7 +118,7 @@ export function oipImplementation(deps: OipServiceDeps): grpc.UntypedServiceImpl
     const { signal, done } = callSignal(call);
     let reply;
     try {
-      reply = await v.pool.submit(request, { explicitVersion: version !== undefined, signal });
+      reply = await counted(deps.arrivals, () => v.pool.submit(request, { explicitVersion: version !== undefined, signal }));
     } finally {
       done();
     }

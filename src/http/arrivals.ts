@@ -71,6 +71,21 @@ export class ArrivalTracker implements ArrivalHint {
     return this.newest !== undefined && performance.now() - this.newest.opened < windowMs;
   }
 
+  /**
+   * A request of another protocol (gRPC) is with a route until the returned function is called:
+   * it counts as `waiting`, so busy polling engages for a lone gRPC request and never while one
+   * runs beside others. (gRPC messages are parsed before a handler sees them: no `receiving`.)
+   */
+  begin(): () => void {
+    this.waitingCount++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.waitingCount--;
+    };
+  }
+
   alone(): boolean {
     return this.waitingCount === 1 && this.receivingCount === 0;
   }

@@ -1,5 +1,5 @@
 /**
- * The benchmark suite's smoke mode (`bench/run.ts --smoke`): every scenario B1–B8 runs for a second
+ * The benchmark suite's smoke mode (`bench/run.ts --smoke`): every scenario B1–B11 runs for a second
  * or two against the real CLI (dist/, built by `npm test`), so CI keeps the suite working. Nothing
  * about the numbers is asserted (shared CI machines are noisy): only that the run succeeds and
  * writes a JSON result for every scenario.

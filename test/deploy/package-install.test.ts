@@ -20,6 +20,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readZipEntries, writeMar } from '../fixtures/mar.js';
 import { slow } from '../fixtures/models.js';
 import { parseEndpoints, type Endpoints } from '../e2e/harness.js';
+import { makeClient, unary } from '../grpc/helpers.js';
 import { probedRoutes, REPO_ROOT } from './helpers.js';
 
 const run = promisify(execFile);
@@ -301,7 +302,8 @@ describe('the Dockerfile\'s steps, run here', () => {
     fs.mkdirSync(path.join(home, 'tmp'), { recursive: true });
     if (asRoot) for (const d of [home, path.join(home, 'tmp')]) fs.chownSync(d, 1000, 1000);
     let out = '';
-    server = spawn(installed.entrypoint, ['kserve', '--model_name=flowers', `--model_dir=${mnt}`, '--http_port=0', '--disable-token-auth'], {
+    // --grpc_port=0: KServe's grpc-v2 port (any free one here); the gRPC management port is moved off 7071 by env.
+    server = spawn(installed.entrypoint, ['kserve', '--model_name=flowers', `--model_dir=${mnt}`, '--http_port=0', '--grpc_port=0', '--disable-token-auth'], {
       cwd: home,
       env: {
         PATH: process.env.PATH,
@@ -312,6 +314,7 @@ describe('the Dockerfile\'s steps, run here', () => {
         TMPDIR: path.join(home, 'tmp'),
         TS_MANAGEMENT_ADDRESS: 'http://127.0.0.1:0',
         TS_METRICS_ADDRESS: 'http://127.0.0.1:0',
+        TS_GRPC_MANAGEMENT_PORT: '0',
         TS_DEFAULT_WORKERS_PER_MODEL: '1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -332,6 +335,19 @@ describe('the Dockerfile\'s steps, run here', () => {
     });
     expect(infer.status, infer.text).toBe(200);
     expect(JSON.parse(infer.text)).toMatchObject({ model_name: 'flowers' });
+    // grpc-v2: the OIP GRPCInferenceService on the --grpc_port, all interfaces.
+    expect(endpoints.grpcInference).toMatch(/^0\.0\.0\.0:\d+$/);
+    const oip = makeClient('open_inference_grpc.proto', 'inference.GRPCInferenceService', Number(endpoints.grpcInference!.split(':')[1]));
+    try {
+      const res = await unary<{ model_name: string; outputs: Array<{ name: string }> }>(oip, 'ModelInfer', {
+        model_name: 'flowers',
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] } }],
+      });
+      expect(res.model_name).toBe('flowers');
+      expect(res.outputs.length).toBeGreaterThan(0);
+    } finally {
+      oip.close();
+    }
     expect(fs.readFileSync(`/proc/${server.pid}/cmdline`, 'utf8')).toContain(path.join(installed.app, 'dist/cli/kserve-main.js'));
     server.kill('SIGTERM');
     expect(await exited).toBe(0);

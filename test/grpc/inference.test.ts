@@ -88,7 +88,7 @@ beforeAll(async () => {
       configFile: 'model-config.yaml',
       files: { 'model.onnx': onnx, 'handler.mjs': CUSTOM, 'model-config.yaml': 'minWorkers: 1\nmaxWorkers: 1\n' },
     });
-  }, { load_models: 'mlp.mar,custom.mar' });
+  }, { load_models: 'mlp.mar,custom.mar', busy_poll_us: 20000 });
   c = makeClient('inference.proto', SERVICE, srv.inferencePort);
 }, 60_000);
 
@@ -124,6 +124,13 @@ describe('InferenceAPIsService (TorchServe gRPC)', () => {
   it('Predictions with an explicit version', async () => {
     const res = await predict({ model_name: 'mlp', model_version: '1.0', input: { body: Buffer.from(JSON.stringify({ x: [[1, 2, 3, 4]] })) } });
     expect((JSON.parse(text(res.prediction)) as number[][])[0]![0]).toBeCloseTo(model.expected([[1, 2, 3, 4]])[0]![0]!, 4);
+  });
+
+  it('a lone gRPC request is busy-polled like a lone REST one (it counts as the one in flight)', async () => {
+    const pool = srv.server.registry.resolve('mlp').pool;
+    const before = pool.stats().polledResults;
+    for (let i = 0; i < 20; i++) await predict({ model_name: 'mlp', input: { body: Buffer.from(JSON.stringify({ x: [[1, 2, 3, i]] })) } });
+    expect(pool.stats().polledResults - before).toBeGreaterThan(0);
   });
 
   it('StreamPredictions streams each intermediate reply, then the final one, then ends', async () => {
@@ -352,6 +359,53 @@ describe('binding', () => {
     const config = resolveConfig(nodeConfigSources({ ncs: true, modelStore: '.' }, {}, dir));
     fs.rmSync(dir, { recursive: true, force: true });
     expect([config.grpcInferenceAddress, config.grpcInferencePort, config.grpcManagementAddress, config.grpcManagementPort]).toEqual(['127.0.0.1', 7070, '127.0.0.1', 7071]);
+  });
+
+  it('connection age keys: milliseconds, never when unset or past a timer (TorchServe Long.MAX), malformed stops start-up', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxserve-grpc-age-'));
+    const resolveWith = (text: string) => {
+      fs.writeFileSync(path.join(dir, 'config.properties'), `model_store=.\n${text}`);
+      return resolveConfig(nodeConfigSources({ tsConfig: 'config.properties', ncs: true }, {}, dir));
+    };
+    try {
+      expect(resolveWith('grpc_inference_max_connection_age_ms=60000\ngrpc_inference_max_connection_age_grace_ms=5000\ngrpc_management_max_connection_age_ms=9223372036854775807\n').grpcConnectionAge).toEqual({
+        inference: { ageMs: 60000, graceMs: 5000 },
+        management: {},
+      });
+      expect(() => resolveWith('grpc_management_max_connection_age_ms=soon\n')).toThrow(/grpc_management_max_connection_age_ms must be a non-negative integer/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a connection older than max_connection_age is closed; the client reconnects and calls go on', async () => {
+    const handle = await startGrpcListener([inferenceService({ registry: srv.server.registry, maxResponseSize: 1 << 20 })], {
+      address: '127.0.0.1',
+      port: 0,
+      maxRequestSize: 1 << 20,
+      maxResponseSize: 1 << 20,
+      maxConnectionAgeMs: 150,
+      maxConnectionAgeGraceMs: 100,
+    });
+    const aged = makeClient('inference.proto', SERVICE, handle.port);
+    try {
+      const states: grpc.connectivityState[] = [];
+      const channel = aged.getChannel();
+      expect((await unary<{ health: string }>(aged, 'Ping', {})).health).toContain('Healthy');
+      const watch = (from: grpc.connectivityState) => channel.watchConnectivityState(from, Date.now() + 2000, () => {
+        const now = channel.getConnectivityState(false);
+        states.push(now);
+        if (now === grpc.connectivityState.READY) watch(now);
+      });
+      watch(channel.getConnectivityState(false));
+      await new Promise((r) => setTimeout(r, 600));
+      // The server's GOAWAY took the channel out of READY at least once.
+      expect(states.some((st) => st !== grpc.connectivityState.READY)).toBe(true);
+      expect((await unary<{ health: string }>(aged, 'Ping', {})).health).toContain('Healthy');
+    } finally {
+      aged.close();
+      await handle.close();
+    }
   });
 
   it('a loopback listener cannot be reached on another interface of the machine', async () => {

@@ -151,3 +151,19 @@ describe('ArrivalTracker', () => {
     expect(quiet).toBe(after);
   });
 });
+
+describe('requests of other protocols (gRPC)', () => {
+  it('begin() counts one in flight until its end is called (once), so alone() sees it', () => {
+    const t = new ArrivalTracker();
+    expect(t.alone()).toBe(false);
+    const endA = t.begin();
+    expect(t.alone()).toBe(true);
+    const endB = t.begin();
+    expect(t.alone()).toBe(false);
+    endB();
+    endB();
+    expect(t.alone()).toBe(true);
+    endA();
+    expect(t.alone()).toBe(false);
+  });
+});
