@@ -256,7 +256,9 @@ describe('streaming', () => {
       return s;
     }, 10_000);
     expect(stats.cancelled).toBe(true);
-    expect(stats.produced).toBeGreaterThanOrEqual(3);
+    // The client saw ticks 0-2; `produced` counts sends that returned true, and the send of the
+    // third tick may already learn of the disconnect (a race CI has hit): at least two.
+    expect(stats.produced).toBeGreaterThanOrEqual(2);
     expect(stats.produced).toBeLessThan(50);
   });
 });
