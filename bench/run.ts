@@ -14,7 +14,7 @@
  *   B10 the same, 1 in flight                                 (p50 ratio; also vs a bare grpc-js server)
  *   B11 OIP gRPC ModelInfer (raw) vs OIP REST binary, 32 in flight (req/s ratio, report)
  *
- * Usage: node --import tsx bench/run.ts [--smoke] [--only B1,B3] [--out file.json] [--oip-only]
+ * Usage: node --import tsx bench/run.ts [--smoke] [--only B1,B3] [--out file.json] [--config key=value ...] [--oip-only]
  *   --smoke   every scenario for a second or two (CI keeps the suite working; nothing asserted);
  *             results go to bench/results/smoke.json unless --out says otherwise.
  *   full run  results in bench/results/latest.json and bench/results/<YYYY-MM-DD>.json.
@@ -34,7 +34,7 @@ import { memory } from './scenarios/memory.js';
 import { overload } from './scenarios/overload.js';
 import { resnet } from './scenarios/resnet.js';
 import { startup } from './scenarios/startup.js';
-import { killAllSync, REPO_ROOT } from './servers.js';
+import { configOverridesInUse, killAllSync, overrideConfig, REPO_ROOT } from './servers.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
 
@@ -125,6 +125,14 @@ async function main(): Promise<number> {
     .filter((s): s is ScenarioId => (SCENARIO_IDS as string[]).includes(s));
   if (only && only.length === 0) throw new Error(`--only takes ids among ${SCENARIO_IDS.join(', ')}`);
   const out = argValue('--out');
+  // --config key=value (repeatable): a config.properties key for every server the run starts.
+  process.argv.forEach((a, i) => {
+    if (a !== '--config') return;
+    const kv = process.argv[i + 1] ?? '';
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--config takes key=value, got "${kv}"`);
+    overrideConfig(kv.slice(0, eq), kv.slice(eq + 1));
+  });
   const ctx: Ctx = { smoke, step };
   const began = Date.now();
   const loadavgBefore = os.loadavg();
@@ -172,6 +180,7 @@ async function main(): Promise<number> {
     loadavgAfter,
     durationS: Number(durationS.toFixed(1)),
     table: printed.map((r) => Object.fromEntries(HEADER.map((h, i) => [h, r[i]]))),
+    configOverrides: configOverridesInUse(),
     scenarios: Object.fromEntries(results.map((r) => [r.id, r])),
   };
   const files = out

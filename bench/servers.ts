@@ -171,6 +171,13 @@ export const sandboxLogs = (sandbox: string) => path.join(sandbox, 'logs');
  * a model store: every API on loopback port 0, a private TMPDIR (its PID file) and LOG_LOCATION,
  * `load_models=all` unless `extraConfig` says otherwise (its keys override the defaults).
  */
+/** `--config key=value` of bench/run.ts: added to every onnxserve start's config.properties (last, so it wins). */
+const configOverrides: Record<string, string> = {};
+export function overrideConfig(key: string, value: string): void {
+  configOverrides[key] = value;
+}
+export const configOverridesInUse = (): Readonly<Record<string, string>> => ({ ...configOverrides });
+
 export function onnxserveSpec(sandbox: string, modelStore: string, extraConfig: Record<string, string | number> = {}): SpawnSpec {
   const tmp = path.join(sandbox, 'tmp');
   fs.mkdirSync(tmp, { recursive: true });
@@ -186,6 +193,7 @@ export function onnxserveSpec(sandbox: string, modelStore: string, extraConfig: 
     grpc_inference_port: 0,
     grpc_management_port: 0,
     ...extraConfig,
+    ...configOverrides,
   };
   fs.writeFileSync(config, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
   // As the daemon and the image start it (see src/cli/main.ts startDaemon).
