@@ -16,7 +16,7 @@ import { metricsRouter } from './http/metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { snapshotDir } from './snapshot/store.js';
 import { SnapshotWriter } from './snapshot/writer.js';
-import { methodNotAllowed, serviceUnavailable } from './errors.js';
+import { methodNotAllowed, serviceUnavailable, SHUTTING_DOWN } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
 import { StorePoller } from './registry/store-poller.js';
 import { startGrpcListeners, type GrpcListeners } from './grpc/listeners.js';
@@ -253,6 +253,18 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       audit,
       modelConfig: (model, version) => catalog.configFor(model, version),
       arrivals,
+      gate: {
+        draining: () => draining,
+        enter: () => {
+          inFlight.count++;
+          let left = false;
+          return () => {
+            if (left) return;
+            left = true;
+            inFlight.count--;
+          };
+        },
+      },
       log: loggers.main,
     });
   } catch (err) {
@@ -294,7 +306,6 @@ function drainingReply(_method: string, segments: string[]): HttpResult {
   return errorResult(serviceUnavailable(SHUTTING_DOWN));
 }
 
-const SHUTTING_DOWN = 'The server is shutting down';
 
 function createTokens(config: ServerConfig, cwd: string): TokenAuthority {
   try {

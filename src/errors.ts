@@ -64,3 +64,6 @@ export class StartupError extends Error {
     this.name = 'StartupError';
   }
 }
+
+/** What a request that arrives while the server drains is told (503 on HTTP, UNAVAILABLE on gRPC). */
+export const SHUTTING_DOWN = 'The server is shutting down';

@@ -25,6 +25,8 @@ export interface InferenceServiceDeps {
   tokens?: TokenAuthority | undefined;
   /** The inference listener's arrival tracker: gRPC requests in flight count for busy polling. */
   arrivals?: GrpcArrivals | undefined;
+  /** True while the server drains: Ping answers Unhealthy (as /ping does then). */
+  draining?: (() => boolean) | undefined;
   log?: Logger | undefined;
 }
 
@@ -96,7 +98,7 @@ export function inferenceService(deps: InferenceServiceDeps): GrpcServiceEntry {
   const implementation: grpc.UntypedServiceImplementation = {
     Ping(call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
       if (!authorized(deps.tokens, 'inference', call.metadata)) return callback(tokenDenied());
-      const healthy = deps.registry.isHealthy();
+      const healthy = !deps.draining?.() && deps.registry.isHealthy();
       // TorchServe's Gson pretty form of {"status": …}.
       callback(null, { health: JSON.stringify({ status: healthy ? 'Healthy' : 'Unhealthy' }, null, 2) });
     },

@@ -15,7 +15,7 @@ import type { GrpcArrivals } from './call.js';
 import { inferenceService } from './inference-service.js';
 import { managementServices } from './management-service.js';
 import { oipServices } from './oip-service.js';
-import { startGrpcListener, type GrpcHandle, type GrpcTls } from './server.js';
+import { startGrpcListener, type GrpcGate, type GrpcHandle, type GrpcTls } from './server.js';
 
 export interface GrpcListenerDeps {
   registry: ModelRegistry;
@@ -26,6 +26,8 @@ export interface GrpcListenerDeps {
   modelConfig?: ((model: string, version: string) => ModelConfig | undefined) | undefined;
   /** The batcher's arrival tracker (busy polling counts gRPC requests in flight). */
   arrivals?: GrpcArrivals | undefined;
+  /** The graceful drain: new calls refused, unary calls counted in flight. */
+  gate?: GrpcGate | undefined;
   log: Logger;
 }
 
@@ -64,12 +66,12 @@ async function bind(what: string, keys: string, address: string, port: number, s
 export async function startGrpcListeners(deps: GrpcListenerDeps): Promise<GrpcListeners> {
   const { config, registry, tokens, log } = deps;
   const tls = grpcTls(config, deps.cwd);
-  const limits = { maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tls, log };
+  const limits = { maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tls, gate: deps.gate, log };
   const inference = await bind('inference', 'grpc_inference_address, grpc_inference_port', config.grpcInferenceAddress, config.grpcInferencePort, () =>
     startGrpcListener(
       [
-        inferenceService({ registry, maxResponseSize: config.maxResponseSize, tokens, arrivals: deps.arrivals, log }),
-        ...oipServices({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tokens, modelConfig: deps.modelConfig, arrivals: deps.arrivals, log }),
+        inferenceService({ registry, maxResponseSize: config.maxResponseSize, tokens, arrivals: deps.arrivals, draining: deps.gate?.draining, log }),
+        ...oipServices({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tokens, modelConfig: deps.modelConfig, arrivals: deps.arrivals, draining: deps.gate?.draining, log }),
       ],
       { ...limits, address: config.grpcInferenceAddress, port: config.grpcInferencePort, maxConnectionAgeMs: config.grpcConnectionAge.inference.ageMs, maxConnectionAgeGraceMs: config.grpcConnectionAge.inference.graceMs },
     ),

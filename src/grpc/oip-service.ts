@@ -39,6 +39,8 @@ export interface OipServiceDeps {
   modelConfig?: ((model: string, version: string) => ModelConfig | undefined) | undefined;
   /** The inference listener's arrival tracker: gRPC requests in flight count for busy polling. */
   arrivals?: GrpcArrivals | undefined;
+  /** True while the server drains: ServerReady and ModelReady answer false (as /v2/health/ready does then). */
+  draining?: (() => boolean) | undefined;
   log?: Logger | undefined;
 }
 
@@ -135,9 +137,9 @@ export function oipImplementation(deps: OipServiceDeps): grpc.UntypedServiceImpl
   return {
     ServerLive: unary(deps, 'ServerLive', () => ({ live: true })),
 
-    ServerReady: unary(deps, 'ServerReady', () => ({ ready: serverReady(deps.registry) })),
+    ServerReady: unary(deps, 'ServerReady', () => ({ ready: !deps.draining?.() && serverReady(deps.registry) })),
 
-    ModelReady: unary<ModelRefMsg>(deps, 'ModelReady', (call) => ({ ready: resolveRef(deps, call.request).pool.readyWorkers() > 0 })),
+    ModelReady: unary<ModelRefMsg>(deps, 'ModelReady', (call) => ({ ready: resolveRef(deps, call.request).pool.readyWorkers() > 0 && !deps.draining?.() })),
 
     ServerMetadata: unary(deps, 'ServerMetadata', () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [...OIP_EXTENSIONS] })),
 
