@@ -19,7 +19,7 @@ import { SnapshotWriter } from './snapshot/writer.js';
 import { methodNotAllowed, serviceUnavailable, SHUTTING_DOWN } from './errors.js';
 import { ModelRegistry } from './registry/registry.js';
 import { StorePoller } from './registry/store-poller.js';
-import { startGrpcListeners, type GrpcListeners } from './grpc/listeners.js';
+import type { GrpcListeners } from './grpc/listeners.js';
 import { TokenAuthority, tokenBanner } from './security/tokens.js';
 import { AuditLog } from './security/audit.js';
 import { loadTlsMaterial, type TlsMaterial } from './http/tls.js';
@@ -245,6 +245,9 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       });
       listeners.push(await listen(metricsListener, 'metrics', 'metrics_address', config.metricsAddress));
     }
+    // Loaded here, after the HTTP listeners are up: grpc-js, protobufjs and the protos take ~0.15 s
+    // to load, which /ping (and a Kubernetes probe) need not wait for.
+    const { startGrpcListeners } = await import('./grpc/listeners.js');
     grpc = await startGrpcListeners({
       registry,
       config,
