@@ -33,7 +33,8 @@ export interface InferenceServiceDeps {
 export interface PredictionsRequestMsg {
   model_name: string;
   model_version: string;
-  input: Record<string, Buffer>;
+  /** Buffers, except an entry sent without a value (see bytesOf). */
+  input: Record<string, Buffer | number[]>;
   sequenceId?: string;
 }
 
@@ -44,6 +45,12 @@ interface PredictionMsg {
 }
 
 const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * A map value as bytes: a map entry sent without its value decodes as protobufjs' default for
+ * bytes, an empty array, not a Buffer (found by test/security/grpc-fuzz.test.ts).
+ */
+const bytesOf = (v: unknown): Uint8Array => (v instanceof Uint8Array ? v : Array.isArray(v) ? Uint8Array.from(v as number[]) : new Uint8Array(0));
 
 /** Failures before the request reaches a model: INTERNAL with the REST message, as TorchServe's InferenceImpl. */
 class LookupError extends Error {}
@@ -65,7 +72,7 @@ function submitPrediction(
   } catch (err) {
     throw new LookupError(err instanceof Error ? err.message : String(err));
   }
-  const parts: RequestPart[] = Object.entries(msg.input ?? {}).map(([key, data]) => ({ name: key, data }));
+  const parts: RequestPart[] = Object.entries(msg.input ?? {}).map(([key, data]) => ({ name: key, data: bytesOf(data) }));
   const headers: Record<string, string> = { ...metadataHeaders(metadata), explain: 'False', url_path: '' };
   if (msg.sequenceId) headers.sequence_id = msg.sequenceId;
   const request: InferenceRequest = { parts, headers };

@@ -244,6 +244,18 @@ describe('InferenceAPIsService (TorchServe gRPC)', () => {
     expect(text((await predict(say('big:10'))).prediction)).toBe('xxxxxxxxxx');
   });
 
+  it('an input map entry sent without its value is an empty part, not an internal error', async () => {
+    const raw = new grpc.Client(`127.0.0.1:${srv.inferencePort}`, grpc.credentials.createInsecure());
+    const entry = Buffer.concat([Buffer.from([0x0a, 4]), Buffer.from('body')]);
+    const msg = Buffer.concat([Buffer.from([0x0a, 6]), Buffer.from('custom'), Buffer.from([0x1a, entry.length]), entry]);
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      raw.makeUnaryRequest(`/${SERVICE}/Predictions`, (b: Buffer) => b, (b: Buffer) => b, msg, (e, v) => (e ? reject(e) : resolve(v!)));
+    });
+    raw.close();
+    // PredictionResponse field 1 (prediction) = the handler's echo of an empty command.
+    expect(reply.subarray(2).toString()).toBe('echo ');
+  });
+
   it('a malformed message is a clean INTERNAL status (protobuf parse), the server lives on', async () => {
     const raw = new grpc.Client(`127.0.0.1:${srv.inferencePort}`, grpc.credentials.createInsecure());
     const err = await new Promise<grpc.ServiceError>((resolve) => {
