@@ -12,9 +12,12 @@ import type { AuditLog } from '../security/audit.js';
 import type { TokenAuthority } from '../security/tokens.js';
 import type { ModelConfig } from '../wallaroo/catalog.js';
 import type { GrpcArrivals } from './call.js';
+import { serverReady } from '../http/oip/routes.js';
+import { healthService } from './health-service.js';
 import { inferenceService } from './inference-service.js';
 import { managementServices } from './management-service.js';
 import { oipServices } from './oip-service.js';
+import type { GrpcServiceEntry } from './protos.js';
 import { startGrpcListener, type GrpcGate, type GrpcHandle, type GrpcTls } from './server.js';
 
 export interface GrpcListenerDeps {
@@ -55,6 +58,18 @@ export function grpcTls(config: ServerConfig, cwd: string): GrpcTls | undefined 
   return { key: read('private_key_file', privateKeyFile), cert: read('certificate_file', certificateFile) };
 }
 
+/** `services` plus grpc.health.v1.Health answering for each of them (and for the empty name). */
+function withHealth(services: GrpcServiceEntry[], serving: () => boolean): GrpcServiceEntry[] {
+  const names = services.map((s) => serviceName(s));
+  return [...services, healthService({ services: names, serving })];
+}
+
+/** The fully qualified name of a service entry (its methods' paths are `/<name>/<Method>`). */
+function serviceName(s: GrpcServiceEntry): string {
+  const first = Object.values(s.definition)[0];
+  return first ? first.path.split('/')[1] ?? '' : '';
+}
+
 async function bind(what: string, keys: string, address: string, port: number, start: () => Promise<GrpcHandle>): Promise<GrpcHandle> {
   try {
     return await start();
@@ -66,20 +81,24 @@ async function bind(what: string, keys: string, address: string, port: number, s
 export async function startGrpcListeners(deps: GrpcListenerDeps): Promise<GrpcListeners> {
   const { config, registry, tokens, log } = deps;
   const tls = grpcTls(config, deps.cwd);
+  const draining = () => deps.gate?.draining() ?? false;
   const limits = { maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tls, gate: deps.gate, log };
   const inference = await bind('inference', 'grpc_inference_address, grpc_inference_port', config.grpcInferenceAddress, config.grpcInferencePort, () =>
     startGrpcListener(
-      [
-        inferenceService({ registry, maxResponseSize: config.maxResponseSize, tokens, arrivals: deps.arrivals, draining: deps.gate?.draining, log }),
-        ...oipServices({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tokens, modelConfig: deps.modelConfig, arrivals: deps.arrivals, draining: deps.gate?.draining, log }),
-      ],
+      withHealth(
+        [
+          inferenceService({ registry, maxResponseSize: config.maxResponseSize, tokens, arrivals: deps.arrivals, draining: deps.gate?.draining, log }),
+          ...oipServices({ registry, maxRequestSize: config.maxRequestSize, maxResponseSize: config.maxResponseSize, tokens, modelConfig: deps.modelConfig, arrivals: deps.arrivals, draining: deps.gate?.draining, log }),
+        ],
+        () => !draining() && serverReady(registry),
+      ),
       { ...limits, address: config.grpcInferenceAddress, port: config.grpcInferencePort, maxConnectionAgeMs: config.grpcConnectionAge.inference.ageMs, maxConnectionAgeGraceMs: config.grpcConnectionAge.inference.graceMs },
     ),
   );
   let management: GrpcHandle;
   try {
     management = await bind('management', 'grpc_management_address, grpc_management_port', config.grpcManagementAddress, config.grpcManagementPort, () =>
-      startGrpcListener(managementServices({ registry, config, tokens, audit: deps.audit, log }), {
+      startGrpcListener(withHealth(managementServices({ registry, config, tokens, audit: deps.audit, log }), () => !draining()), {
         ...limits,
         address: config.grpcManagementAddress,
         port: config.grpcManagementPort,

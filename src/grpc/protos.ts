@@ -29,6 +29,8 @@ export const PROTO_FILES = {
   openInference: 'open_inference_grpc.proto',
   /** TorchServe's name for the same service, `org.pytorch.serve.grpc.openinference.GRPCInferenceService` (same messages). */
   openInferenceTorchServe: 'torchserve_open_inference_grpc.proto',
+  /** `grpc.health.v1.Health`, the standard health checking protocol. */
+  health: 'grpc/health/v1/health.proto',
 } as const;
 
 const loaded = new Map<string, grpc.GrpcObject>();

@@ -30,7 +30,7 @@ export interface GrpcGate {
 }
 
 /** Health probes answer during a drain (with their not-ready answers) instead of being refused. */
-const PROBES = new Set(['Ping', 'ServerLive', 'ServerReady', 'ModelReady']);
+const PROBES = new Set(['Ping', 'ServerLive', 'ServerReady', 'ModelReady', 'Check', 'Watch']);
 
 type UnaryHandler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 type StreamHandler = (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => void;

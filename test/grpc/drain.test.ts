@@ -2,7 +2,8 @@
  * The graceful drain on the gRPC side (a real server, real sockets): a call in progress finishes,
  * new calls are refused with UNAVAILABLE so clients retry elsewhere, the health probes report
  * not-ready (Ping Unhealthy, OIP ServerReady/ModelReady false) while ServerLive stays true, and the
- * drain waits for the gRPC call as it does for an HTTP request.
+ * drain waits for the gRPC call as it does for an HTTP request. Also grpc.health.v1.Health (what
+ * Kubernetes gRPC probes call): SERVING, NOT_FOUND for unknown services, NOT_SERVING while draining.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -70,6 +71,11 @@ describe('graceful drain over gRPC', () => {
     expect((await unary<{ ready: boolean }>(oip, 'ServerReady', {})).ready).toBe(false);
     expect((await unary<{ ready: boolean }>(oip, 'ModelReady', { name: 'slowish' })).ready).toBe(false);
     expect((await unary<{ live: boolean }>(oip, 'ServerLive', {})).live).toBe(true);
+    for (const port of [srv.inferencePort, srv.managementPort]) {
+      const health = makeClient('grpc/health/v1/health.proto', 'grpc.health.v1.Health', port);
+      expect((await unary<{ status: string }>(health, 'Check', { service: '' })).status).toBe('NOT_SERVING');
+      health.close();
+    }
 
     expect((await inProgress).prediction.toString()).toBe('done sleep:800');
     expect(await drained).toBe(true);
@@ -77,3 +83,41 @@ describe('graceful drain over gRPC', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(750);
   });
 });
+
+describe('grpc.health.v1.Health', () => {
+  it('answers on both ports without a key; unknown services are NOT_FOUND; Watch streams the status', async () => {
+    const health = (port: number) => makeClient('grpc/health/v1/health.proto', 'grpc.health.v1.Health', port);
+    const inf = health(tokenSrv.inferencePort);
+    const mgmt = health(tokenSrv.managementPort);
+    try {
+      for (let i = 0; (await unary<{ status: string }>(inf, 'Check', { service: '' })).status !== 'SERVING'; i++) {
+        if (i > 200) throw new Error('never SERVING');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const service of ['inference.GRPCInferenceService', 'org.pytorch.serve.grpc.inference.InferenceAPIsService', 'org.pytorch.serve.grpc.openinference.GRPCInferenceService']) {
+        expect((await unary<{ status: string }>(inf, 'Check', { service })).status).toBe('SERVING');
+      }
+      expect((await unary<{ status: string }>(mgmt, 'Check', { service: 'org.pytorch.serve.grpc.management.ManagementAPIsService' })).status).toBe('SERVING');
+      const unknown = await failure(unary(inf, 'Check', { service: 'org.pytorch.serve.grpc.management.ManagementAPIsService' }));
+      expect(unknown.code).toBe(grpc.status.NOT_FOUND);
+      const watch = inf.Watch!({ service: '' }, new grpc.Metadata()) as grpc.ClientReadableStream<{ status: string }>;
+      const first = await new Promise<{ status: string }>((resolve) => watch.once('data', resolve));
+      expect(first.status).toBe('SERVING');
+      watch.on('error', () => undefined);
+      watch.cancel();
+    } finally {
+      inf.close();
+      mgmt.close();
+    }
+  });
+});
+
+let tokenSrv: GrpcTestServer;
+beforeAll(async () => {
+  // Token authorization on: the health service must not ask for a key (probes send none).
+  tokenSrv = await startGrpcTestServer(async (dir, store) => {
+    const onnx = fs.readFileSync((await mlp(dir)).path);
+    await writeMar(path.join(store, 'mlp.mar'), { modelName: 'mlp', serializedFile: 'model.onnx', files: { 'model.onnx': onnx } });
+  }, { load_models: 'mlp.mar', disable_token_authorization: false });
+}, 60_000);
+afterAll(async () => tokenSrv?.close());

@@ -1,6 +1,6 @@
 /**
  * A bounded, seeded fuzz run over the gRPC ports of the real CLI: about 500 calls to every method of
- * the three services (TorchServe inference, TorchServe management, OIP), each carrying random bytes,
+ * the services (TorchServe inference and management, OIP, grpc.health.v1 Check), each carrying random bytes,
  * a valid message with bytes flipped, cut or inserted, or a valid-shaped message with hostile
  * values (huge or negative shapes, wrong datatypes, raw contents of the wrong size, long strings,
  * extreme integers). Each call must end with a status within a time limit — never a hang, never
@@ -60,6 +60,7 @@ const TARGETS: Target[] = [
   { file: 'open_inference_grpc.proto', service: OIP, method: 'ModelReady', stream: 'unary', port: 'inference', bases: [{ name: 'mlp' }] },
   { file: 'open_inference_grpc.proto', service: OIP, method: 'ModelMetadata', stream: 'unary', port: 'inference', bases: [{ name: 'mlp', version: '1.0' }] },
   { file: 'open_inference_grpc.proto', service: OIP, method: 'ModelInfer', stream: 'unary', port: 'inference', bases: [infer, inferRaw] },
+  { file: 'grpc/health/v1/health.proto', service: 'grpc.health.v1.Health', method: 'Check', stream: 'unary', port: 'management', bases: [{ service: '' }, { service: OIP }] },
 ];
 
 const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
