@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, serviceClient } from '../src/grpc/protos.js';
-import { latencyStats, type LoadResult } from './load.js';
+import { loadResult, type LoadResult } from './load.js';
 
 export interface GrpcTarget {
   /** `host:port` */
@@ -73,15 +73,7 @@ export async function grpcClosedLoop(o: GrpcLoadOptions): Promise<LoadResult> {
     if (o.warmup && o.warmup > 0) await drive(client, o, o.warmup);
     const run = await drive(client, o, o.durationS, o.check);
     if (run.latencies.length === 0) throw new Error(`every gRPC ${o.method} to ${o.address} failed: ${run.firstError}`);
-    return {
-      concurrency: o.concurrency,
-      wallS: run.wallS,
-      reqPerS: run.latencies.length / run.wallS,
-      errors: run.errors,
-      ...(run.firstError ? { firstError: run.firstError } : {}),
-      ...latencyStats(run.latencies),
-      ...(o.keepSamples ? { samples: run.latencies } : {}),
-    };
+    return loadResult(o.concurrency, run, o.keepSamples);
   } finally {
     client.close();
   }

@@ -186,6 +186,23 @@ async function drive(
   return { latencies, wallS: (performance.now() - start) / 1000, errors, ...(firstError ? { firstError } : {}) };
 }
 
+/** A closed loop's measured run as a LoadResult (shared with the gRPC loop, bench/grpc-load.ts). */
+export function loadResult(
+  concurrency: number,
+  run: { latencies: number[]; wallS: number; errors: number; firstError?: string | undefined },
+  keepSamples: boolean | undefined,
+): LoadResult {
+  return {
+    concurrency,
+    wallS: run.wallS,
+    reqPerS: run.latencies.length / run.wallS,
+    errors: run.errors,
+    ...(run.firstError ? { firstError: run.firstError } : {}),
+    ...latencyStats(run.latencies),
+    ...(keepSamples ? { samples: run.latencies } : {}),
+  };
+}
+
 export async function closedLoop(opts: ClosedLoopOptions): Promise<LoadResult> {
   if (opts.requests === undefined && opts.durationS === undefined) throw new Error('closedLoop needs requests or durationS');
   const p = prepare(opts);
@@ -197,15 +214,7 @@ export async function closedLoop(opts: ClosedLoopOptions): Promise<LoadResult> {
     const stop = opts.requests !== undefined ? { requests: opts.requests } : { durationS: opts.durationS! };
     const run = await drive(agent, p, opts.concurrency, stop, opts.check, opts.onTick, opts.tickMs);
     if (run.latencies.length === 0) throw new Error(`every request to ${opts.url} failed: ${run.firstError}`);
-    return {
-      concurrency: opts.concurrency,
-      wallS: run.wallS,
-      reqPerS: run.latencies.length / run.wallS,
-      errors: run.errors,
-      ...(run.firstError ? { firstError: run.firstError } : {}),
-      ...latencyStats(run.latencies),
-      ...(opts.keepSamples ? { samples: run.latencies } : {}),
-    };
+    return loadResult(opts.concurrency, run, opts.keepSamples);
   } finally {
     agent.destroy();
   }

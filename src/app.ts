@@ -190,7 +190,7 @@ export async function startServer(config: ServerConfig, loggers: Loggers, option
       audit: (e) =>
         audit.append({
           remote: (e.req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, ''),
-          key: tokens ? (['management', 'API', 'inference'] as const).find((t) => tokens?.allows(t, e.req.headers.authorization)) ?? 'none' : 'disabled',
+          key: tokens ? tokens.presentedKey(e.req.headers.authorization) : 'disabled',
           action: e.action,
           model: e.model,
           version: e.version,

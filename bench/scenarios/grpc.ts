@@ -10,7 +10,7 @@
  * client more CPU per call than node:http (client CPU is in the JSON).
  */
 import { CpuMeter, fmt, round, type Ctx, type ScenarioResult } from '../common.js';
-import { grpcClosedLoop } from '../grpc-load.js';
+import { grpcClosedLoop, type GrpcTarget } from '../grpc-load.js';
 import { closedLoop, interleaved, medianOfRounds, type LoadResult, type Reply } from '../load.js';
 import { mlpMar, ROW, ROW_BODY } from '../models.js';
 import { startBare, waitWorkersReady, withOnnxserve } from '../servers.js';
@@ -70,35 +70,22 @@ async function measure(ctx: Ctx, bareGrpc: string): Promise<ScenarioResult[]> {
       const address = grpcAddress(server.startupOutput);
       const restPredict = (concurrency: number) => () =>
         closedLoop({ url: `${server.url}/predictions/${MODEL.name}`, body: ROW_BODY, check: checkRest, concurrency, durationS: S.seconds, warmup: S.warmupS, keepSamples: true });
-      const grpcPredict = (concurrency: number, to = address) => () =>
-        grpcClosedLoop({
-          address: to,
-          protoFile: 'inference.proto',
-          service: TS_INFERENCE,
-          method: 'Predictions',
-          request: { model_name: MODEL.name, input: { body: Buffer.from(ROW_BODY) } },
-          check: checkPrediction,
-          concurrency,
-          durationS: S.seconds,
-          warmup: S.warmupS,
-          keepSamples: true,
-        });
+      // The same closed loop for every gRPC load: its target method, request and reply check vary.
+      const grpcLoad = (target: Pick<GrpcTarget, 'address' | 'protoFile' | 'service' | 'method' | 'request' | 'check'>) => (concurrency: number) => () =>
+        grpcClosedLoop({ ...target, concurrency, durationS: S.seconds, warmup: S.warmupS, keepSamples: true });
+      const predictions = { protoFile: 'inference.proto', service: TS_INFERENCE, method: 'Predictions', request: { model_name: MODEL.name, input: { body: Buffer.from(ROW_BODY) } }, check: checkPrediction };
+      const grpcPredict = (concurrency: number, to = address) => grpcLoad({ ...predictions, address: to })(concurrency);
       const binary = oipBinaryBody();
       const restInfer = (concurrency: number) => () =>
         closedLoop({ url: `${server.url}/v2/models/${MODEL.name}/infer`, body: binary.body, headers: binary.headers, concurrency, durationS: S.seconds, warmup: S.warmupS, keepSamples: true });
-      const grpcInfer = (concurrency: number) => () =>
-        grpcClosedLoop({
-          address,
-          protoFile: 'open_inference_grpc.proto',
-          service: OIP,
-          method: 'ModelInfer',
-          request: { model_name: MODEL.name, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4] }], raw_input_contents: [Buffer.from(new Float32Array(ROW).buffer)] },
-          check: checkModelInfer,
-          concurrency,
-          durationS: S.seconds,
-          warmup: S.warmupS,
-          keepSamples: true,
-        });
+      const grpcInfer = grpcLoad({
+        address,
+        protoFile: 'open_inference_grpc.proto',
+        service: OIP,
+        method: 'ModelInfer',
+        request: { model_name: MODEL.name, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4] }], raw_input_contents: [Buffer.from(new Float32Array(ROW).buffer)] },
+        check: checkModelInfer,
+      });
 
       // CPU of the server (and of the bench process, the client) during each side's loads: server CPU
       // per request is the comparison the shared cores cannot blur (the grpc-js client costs more).

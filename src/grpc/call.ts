@@ -3,12 +3,15 @@ import type * as grpc from '@grpc/grpc-js';
 import { Cancellation } from '../runtime/cancellation.js';
 import type { TokenAuthority } from '../security/tokens.js';
 
-/** Token check on the `authorization` metadata (`Bearer <key>`); always true when tokens are off. */
-export function authorized(tokens: TokenAuthority | undefined, kind: 'inference' | 'management', metadata: grpc.Metadata): boolean {
-  if (!tokens) return true;
+/** The `authorization` metadata as the HTTP header's text (`Bearer <key>`), if sent. */
+export function authorizationOf(metadata: grpc.Metadata): string | undefined {
   const value = metadata.get('authorization')[0];
-  const header = typeof value === 'string' ? value : value?.toString('utf8');
-  return tokens.allows(kind, header);
+  return typeof value === 'string' ? value : value?.toString('utf8');
+}
+
+/** Token check on the `authorization` metadata; always true when tokens are off. */
+export function authorized(tokens: TokenAuthority | undefined, kind: 'inference' | 'management', metadata: grpc.Metadata): boolean {
+  return !tokens || tokens.allows(kind, authorizationOf(metadata));
 }
 
 /** Metadata as handler headers (`context.get_request_header`), without the key. */

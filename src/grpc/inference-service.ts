@@ -8,7 +8,7 @@
  * through GRPCUtils' table (status.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import { ServeError } from '../errors.js';
+import { responseTooLarge } from '../http/inference.js';
 import type { Logger } from '../logging.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { CancelSignal, InferenceReply, InferenceRequest, RequestPart } from '../runtime/types.js';
@@ -87,17 +87,11 @@ function statusOf(err: unknown): Partial<grpc.StatusObject> {
 
 export function inferenceService(deps: InferenceServiceDeps): GrpcServiceEntry {
   const maxResponse = deps.maxResponseSize;
-  const tooLarge = (size: number) =>
-    new ServeError(
-      500,
-      'InternalServerException',
-      `Response size ${size} bytes exceeds max_response_size (${maxResponse} bytes). Consider increasing the 'max_response_size' in 'config.properties' to fix.`,
-    );
   /** The final reply as a message, or the error status it stands for. */
   const finalMessage = (reply: InferenceReply): PredictionMsg | Partial<grpc.StatusObject> => {
     if (reply.status >= 400) return replyError(reply);
     // As a reply grpc-js refuses to send (max_send_message_length): RESOURCE_EXHAUSTED, with the REST text.
-    if (reply.body.byteLength > maxResponse) return { code: grpc.status.RESOURCE_EXHAUSTED, details: tooLarge(reply.body.byteLength).message };
+    if (reply.body.byteLength > maxResponse) return { code: grpc.status.RESOURCE_EXHAUSTED, details: responseTooLarge(reply.body.byteLength, maxResponse).message };
     return { prediction: asBuffer(reply.body) };
   };
   const isStatus = (m: PredictionMsg | Partial<grpc.StatusObject>): m is Partial<grpc.StatusObject> => 'code' in m;

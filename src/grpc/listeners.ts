@@ -2,8 +2,6 @@
  * Both gRPC listeners from the resolved config: which services each serves, its limits, TLS.
  * A bind or key failure is a StartupError naming the config keys, as for the HTTP listeners.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { ServerConfig } from '../config/types.js';
 import { StartupError } from '../errors.js';
 import type { Logger } from '../logging.js';
@@ -13,6 +11,7 @@ import type { TokenAuthority } from '../security/tokens.js';
 import type { ModelConfig } from '../wallaroo/catalog.js';
 import type { GrpcArrivals } from './call.js';
 import { serverReady } from '../http/oip/routes.js';
+import { loadTlsMaterial } from '../http/tls.js';
 import { healthService } from './health-service.js';
 import { inferenceService } from './inference-service.js';
 import { managementServices } from './management-service.js';
@@ -40,22 +39,19 @@ export interface GrpcListeners {
   close(): Promise<void>;
 }
 
-/** `enable_grpc_ssl`: the PEM pair of `certificate_file`/`private_key_file` (gRPC cannot use a PKCS12 keystore). */
+/**
+ * `enable_grpc_ssl`: the PEM pair of `certificate_file`/`private_key_file` (gRPC cannot use a PKCS12
+ * keystore), read and checked as the HTTPS listeners' (a mismatched or unreadable key stops start-up
+ * naming the file).
+ */
 export function grpcTls(config: ServerConfig, cwd: string): GrpcTls | undefined {
   if (!config.enableGrpcSsl) return undefined;
   const { certificateFile, privateKeyFile } = config.tls;
   if (!certificateFile || !privateKeyFile) {
     throw new StartupError('Invalid configuration: enable_grpc_ssl=true needs certificate_file and private_key_file (PEM files; a keystore cannot be used for gRPC)');
   }
-  const read = (key: string, file: string) => {
-    const abs = path.resolve(cwd, file);
-    try {
-      return fs.readFileSync(abs);
-    } catch (err) {
-      throw new StartupError(`Invalid configuration: ${key}=${abs}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'read error'})`);
-    }
-  };
-  return { key: read('private_key_file', privateKeyFile), cert: read('certificate_file', certificateFile) };
+  const { key, cert } = loadTlsMaterial({ certificateFile, privateKeyFile }, cwd);
+  return { key: Buffer.from(key ?? ''), cert: Buffer.from(cert ?? '') };
 }
 
 /** `services` plus grpc.health.v1.Health answering for each of them (and for the empty name). */

@@ -20,13 +20,14 @@ import { isIP } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { ServerConfig } from '../config/types.js';
 import { ServeError, badRequest, modelNotFound } from '../errors.js';
+import { modelListPage } from '../http/management.js';
 import { torchServeJson } from '../http/reply.js';
 import type { Logger } from '../logging.js';
 import { defaultRegisterRequest, type ModelRegistry, type RegisterRequest } from '../registry/registry.js';
 import { UNSET_BATCH_SIZE, UNSET_MAX_BATCH_DELAY, UNSET_TIMEOUT } from '../registry/settings.js';
 import type { AuditLog } from '../security/audit.js';
 import type { TokenAuthority } from '../security/tokens.js';
-import { authorized } from './call.js';
+import { authorizationOf, authorized } from './call.js';
 import { PROTO_FILES, serviceEntry, type GrpcServiceEntry } from './protos.js';
 import { MODEL_API_DISABLED, TOKEN_DENIED, modelApiDisabled, toGrpcError, tokenDenied } from './status.js';
 
@@ -120,11 +121,7 @@ export function modelList(registry: ModelRegistry, limitIn: number | undefined, 
   if (limit <= 0 || limit > 100) limit = 100;
   let token = typeof tokenIn === 'number' && Number.isInteger(tokenIn) ? tokenIn : 0;
   if (token < 0) token = 0;
-  const all = registry.listDefaults();
-  const body: Record<string, unknown> = {};
-  if (token + limit <= all.length) body.nextPageToken = String(token + limit);
-  body.models = all.slice(token, token + limit).map((v) => ({ modelName: v.name, modelUrl: v.url }));
-  return body;
+  return modelListPage(registry, limit, token);
 }
 
 /** The client address of a call without its port (`call.getPeer()` is `addr:port`, IPv6 unbracketed). */
@@ -137,14 +134,6 @@ export function peerAddress(peer: string): string {
     if (m?.[1] && isIP(m[1]) !== 0) addr = m[1];
   }
   return addr.replace(/^::ffff:/, '');
-}
-
-/** Which key the call presented (never the key), for the audit log: as the REST listener. */
-function presentedKey(tokens: TokenAuthority | undefined, metadata: grpc.Metadata): string {
-  if (!tokens) return 'disabled';
-  const value = metadata.get('authorization')[0];
-  const header = typeof value === 'string' ? value : value?.toString('utf8');
-  return (['management', 'API', 'inference'] as const).find((t) => tokens.allows(t, header)) ?? 'none';
 }
 
 /** What an RPC answered: the reply text and the REST status it stands for. */
@@ -177,7 +166,7 @@ export function managementServices(deps: ManagementServiceDeps): GrpcServiceEntr
         if (!target || !deps.audit) return;
         deps.audit.append({
           remote: peerAddress(call.getPeer()),
-          key: presentedKey(deps.tokens, call.metadata),
+          key: deps.tokens ? deps.tokens.presentedKey(authorizationOf(call.metadata)) : 'disabled',
           action: target.action,
           model: target.model,
           version: target.version,

@@ -10,18 +10,16 @@
  * version NOT_FOUND, a bad request INVALID_ARGUMENT, no worker / not loaded UNAVAILABLE.
  */
 import * as grpc from '@grpc/grpc-js';
-import { badRequest, internalError, ServeError, serviceUnavailable } from '../errors.js';
+import { badRequest, internalError, ServeError } from '../errors.js';
 import type { CodecLimits } from '../http/oip/codec.js';
-import { metadataDatatype } from '../http/oip/datatypes.js';
-import { metadataShape, ONNX_PLATFORM, OIP_EXTENSIONS, SERVER_NAME, SERVER_VERSION, serverReady } from '../http/oip/routes.js';
-import { signatureOf } from '../http/tensor-infer.js';
+import { configuredInputs } from '../http/oip/infer.js';
+import { isReady, modelMetadataOf, OIP_EXTENSIONS, SERVER_NAME, SERVER_VERSION, serverReady } from '../http/oip/routes.js';
 import type { Logger } from '../logging.js';
 import type { ModelVersion } from '../registry/model-version.js';
 import type { ModelRegistry } from '../registry/registry.js';
-import type { InferenceRequest, TensorMeta } from '../runtime/types.js';
+import type { InferenceRequest } from '../runtime/types.js';
 import type { TokenAuthority } from '../security/tokens.js';
 import type { ModelConfig } from '../wallaroo/catalog.js';
-import { checkBatchConfig, renameTensors, rowsOfTensors } from '../wallaroo/index.js';
 import { authorized, callSignal, counted, metadataHeaders, type GrpcArrivals } from './call.js';
 import { decodeGrpcInfer, encodeGrpcOutputs, type ModelInferRequestMsg } from './oip-tensors.js';
 import { PROTO_FILES, serviceEntry, type GrpcServiceEntry } from './protos.js';
@@ -54,8 +52,6 @@ interface ModelRefMsg {
   name?: string;
   version?: string;
 }
-
-const tensorMetadata = (m: TensorMeta) => ({ name: m.name, datatype: metadataDatatype(m.type), shape: metadataShape(m.shape) });
 
 /** A handler's error reply (e.g. `context.setResponseStatus(507)`), sent as the status it maps to. */
 class ReplyStatus extends Error {
@@ -107,10 +103,7 @@ export function oipImplementation(deps: OipServiceDeps): grpc.UntypedServiceImpl
     const version = msg.model_version ? msg.model_version : undefined;
     const v = deps.registry.resolve(msg.model_name, version);
     const decoded = decodeGrpcInfer(msg, limits);
-    const cfg = deps.modelConfig?.(v.name, v.version);
-    const tensors = cfg?.tensorFields ? [...renameTensors(cfg, signatureOf(v).inputs.map((m) => m.name), decoded.inputs)] : decoded.inputs;
-    const refused = checkBatchConfig(cfg, rowsOfTensors(tensors), `Model "${v.name}" version ${v.version}`);
-    if (refused) throw refused;
+    const tensors = configuredInputs(v, deps.modelConfig?.(v.name, v.version), decoded.inputs);
     const request: InferenceRequest = {
       parts: [],
       headers: { ...metadataHeaders(call.metadata), url_path: '', explain: 'False' },
@@ -139,22 +132,11 @@ export function oipImplementation(deps: OipServiceDeps): grpc.UntypedServiceImpl
 
     ServerReady: unary(deps, 'ServerReady', () => ({ ready: !deps.draining?.() && serverReady(deps.registry) })),
 
-    ModelReady: unary<ModelRefMsg>(deps, 'ModelReady', (call) => ({ ready: resolveRef(deps, call.request).pool.readyWorkers() > 0 && !deps.draining?.() })),
+    ModelReady: unary<ModelRefMsg>(deps, 'ModelReady', (call) => ({ ready: isReady(resolveRef(deps, call.request)) && !deps.draining?.() })),
 
     ServerMetadata: unary(deps, 'ServerMetadata', () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [...OIP_EXTENSIONS] })),
 
-    ModelMetadata: unary<ModelRefMsg>(deps, 'ModelMetadata', (call) => {
-      const v = resolveRef(deps, call.request);
-      const sig = v.signature();
-      if (!sig) throw serviceUnavailable(`Model "${v.name}" version ${v.version} has not been loaded by a worker yet, so its inputs and outputs are not known`);
-      return {
-        name: v.name,
-        versions: deps.registry.allVersions(v.name).map((x) => x.version),
-        platform: ONNX_PLATFORM,
-        inputs: sig.inputs.map(tensorMetadata),
-        outputs: sig.outputs.map(tensorMetadata),
-      };
-    }),
+    ModelMetadata: unary<ModelRefMsg>(deps, 'ModelMetadata', (call) => modelMetadataOf(deps.registry, resolveRef(deps, call.request))),
 
     ModelInfer: unary<ModelInferRequestMsg>(deps, 'ModelInfer', modelInfer),
   };

@@ -61,7 +61,7 @@ async function predict(ctx: RouteContext, deps: InferenceDeps, model: string, ve
  * TorchServe refuses a worker response frame over `max_response_size` (the client then gets 500
  * "Worker died."); here the client gets a 500 that says why, and the worker lives on.
  */
-function responseTooLarge(size: number, max: number): ServeError {
+export function responseTooLarge(size: number, max: number): ServeError {
   return internalError(
     `Response size ${size} bytes exceeds max_response_size (${max} bytes). Consider increasing the 'max_response_size' in 'config.properties' to fix.`,
   );

@@ -13,7 +13,7 @@ import type { Logger } from '../logging.js';
 import type { ListenerKind } from './api-description.js';
 import type { ArrivalTracker } from './arrivals.js';
 import { auditedAction, type AuditLog } from '../security/audit.js';
-import { invalidKey, invalidTokenRequest, type ExpiringKeyType, type KeyType, type TokenAuthority } from '../security/tokens.js';
+import { invalidKey, invalidTokenRequest, type ExpiringKeyType, type TokenAuthority } from '../security/tokens.js';
 import { oipErrorResult } from './oip/errors.js';
 import { createTlsServerFactory, type TlsMaterial } from './tls.js';
 import { errorResult, send, toServeError, torchServeJson, type CorsSettings, type HttpResult } from './reply.js';
@@ -44,12 +44,6 @@ export interface ListenerOptions {
   inFlight?: { count: number };
   /** Token authorization (spec §5): which key this listener requires; absent when disabled. */
   auth?: { authority: TokenAuthority; key: ExpiringKeyType };
-}
-
-/** Which kind of key an Authorization header carries (never the key itself), for the audit log. */
-function presentedKey(authority: TokenAuthority, header: string | undefined): KeyType | 'none' {
-  for (const type of ['management', 'API', 'inference'] as const) if (authority.allows(type, header)) return type;
-  return 'none';
 }
 
 /** The human-readable part of an error reply (TorchServe's `message`, OIP's `error`, a status body). */
@@ -196,7 +190,7 @@ export function createListener(opts: ListenerOptions): FastifyInstance {
         const register = action === 'register';
         audit.append({
           remote: (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, ''),
-          key: auth ? presentedKey(auth.authority, req.headers.authorization) : 'disabled',
+          key: auth ? auth.authority.presentedKey(req.headers.authorization) : 'disabled',
           action,
           model: (register ? (query.get('model_name') ?? query.get('url')) : segments[0] === 'v2' || segments[0] === 'v1' ? segments[3] : segments[1]) ?? null,
           version: (register || segments[0] !== 'models' ? undefined : segments[2]) ?? null,

@@ -77,17 +77,24 @@ function registerParams(ctx: RouteContext, config: ServerConfig): RegisterReques
   };
 }
 
+/**
+ * One page of the model list (TorchServe's ApiUtils.getModelList), for a limit and token the caller
+ * has normalised: default versions in order, `nextPageToken` even for an exactly full page.
+ */
+export function modelListPage(registry: ModelRegistry, limit: number, token: number): Record<string, unknown> {
+  const all = registry.listDefaults();
+  const body: Record<string, unknown> = {};
+  if (token + limit <= all.length) body.nextPageToken = String(token + limit);
+  body.models = all.slice(token, token + limit).map((v) => ({ modelName: v.name, modelUrl: v.url }));
+  return body;
+}
+
 function list(deps: ManagementDeps, query: URLSearchParams): HttpResult {
   let limit = javaInt(query.get('limit') ?? undefined, 100);
   if (limit > 100 || limit < 0) limit = 100;
   let token = javaInt(query.get('next_page_token') ?? undefined, 0);
   if (token < 0) token = 0;
-  const all = deps.registry.listDefaults();
-  const page = all.slice(token, token + limit).map((v) => ({ modelName: v.name, modelUrl: v.url }));
-  const body: Record<string, unknown> = {};
-  if (token + limit <= all.length) body.nextPageToken = String(token + limit);
-  body.models = page;
-  return { status: 200, json: body };
+  return { status: 200, json: modelListPage(deps.registry, limit, token) };
 }
 
 function describe(deps: ManagementDeps, name: string, version: string | undefined, query: URLSearchParams): HttpResult {

@@ -89,6 +89,12 @@ export class TokenAuthority {
     return matches && live && token !== '';
   }
 
+  /** Which kind of key `authorization` carries (never the key itself), for the audit log. */
+  presentedKey(authorization: string | undefined): KeyType | 'none' {
+    for (const type of ['management', 'API', 'inference'] as const) if (this.allows(type, authorization)) return type;
+    return 'none';
+  }
+
   /** `/token?type=…`: a new key (and expiry) for `type`, written to the key file. */
   rotate(type: ExpiringKeyType): void {
     this.keys[type] = this.fresh();

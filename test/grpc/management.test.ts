@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { peerAddress } from '../../src/grpc/management-service.js';
+import type { AuditEntry } from '../../src/security/audit.js';
 import { MODEL_API_DISABLED, TOKEN_DENIED } from '../../src/grpc/status.js';
 import { writeMar } from '../fixtures/mar.js';
 import { mlp } from '../fixtures/models.js';
@@ -34,16 +35,7 @@ function restUrl(srv: GrpcTestServer): string {
   return l.url;
 }
 
-interface AuditLine {
-  remote: string;
-  key: string;
-  action: string;
-  model: string | null;
-  version: string | null;
-  outcome: string;
-  status: number;
-  reason: string | null;
-}
+type AuditLine = Omit<AuditEntry, 'time'>;
 
 function auditLines(srv: GrpcTestServer): AuditLine[] {
   const file = path.join(srv.dir, 'logs', 'audit.log');

@@ -7,19 +7,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeMar } from '../fixtures/mar.js';
 import { mlp } from '../fixtures/models.js';
+import type { AuditEntry } from '../../src/security/audit.js';
 import { http, makeSandbox, startForeground } from '../e2e/harness.js';
 
-interface Line {
-  time: string;
-  remote: string;
-  key: string;
-  action: string;
-  model: string | null;
-  version: string | null;
-  outcome: string;
-  status: number;
-  reason: string | null;
-}
+type Line = AuditEntry;
 
 describe('audit log', () => {
   it('records each management action and refusal, without keys', async () => {

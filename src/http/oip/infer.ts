@@ -30,12 +30,20 @@ export interface InferOptions {
   modelConfig?: ModelConfig | undefined;
 }
 
-/** Runs a decoded request and renders the response. */
-export async function runInfer(ctx: RouteContext, v: ModelVersion, request: DecodedInferRequest, opts: InferOptions): Promise<HttpResult> {
-  const cfg = opts.modelConfig;
-  const tensors = cfg?.tensorFields ? [...renameTensors(cfg, signatureOf(v).inputs.map((m) => m.name), request.inputs)] : request.inputs;
+/**
+ * An OIP request's input tensors as the model gets them under its Wallaroo-style configuration
+ * (REST and gRPC): `tensor_fields` renames them; `batch_config: single` refuses more than one row.
+ */
+export function configuredInputs(v: ModelVersion, cfg: ModelConfig | undefined, inputs: WireTensor[]): WireTensor[] {
+  const tensors = cfg?.tensorFields ? [...renameTensors(cfg, signatureOf(v).inputs.map((m) => m.name), inputs)] : inputs;
   const refused = checkBatchConfig(cfg, rowsOfTensors(tensors), `Model "${v.name}" version ${v.version}`);
   if (refused) throw refused;
+  return tensors;
+}
+
+/** Runs a decoded request and renders the response. */
+export async function runInfer(ctx: RouteContext, v: ModelVersion, request: DecodedInferRequest, opts: InferOptions): Promise<HttpResult> {
+  const tensors = configuredInputs(v, opts.modelConfig, request.inputs);
   const call = { tensors, explicitVersion: opts.explicitVersion, ...(opts.extraHeaders ? { extraHeaders: opts.extraHeaders } : {}) };
   const outputs = await inferTensors(ctx, v, request.outputs ? { ...call, outputNames: request.outputs.map((o) => o.name) } : call);
   const binaryByName = new Map<string, boolean>();

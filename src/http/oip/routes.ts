@@ -48,20 +48,23 @@ export const metadataShape = (shape: TensorMeta['shape']): number[] => shape.map
 
 const tensorMetadata = (m: TensorMeta) => ({ name: m.name, datatype: metadataDatatype(m.type), shape: metadataShape(m.shape) });
 
-function modelMetadata(deps: OipDeps, v: ModelVersion): HttpResult {
+/** The model metadata object (REST and gRPC); 503 before a worker has loaded the model. */
+export function modelMetadataOf(registry: ModelRegistry, v: ModelVersion) {
   const sig = v.signature();
   if (!sig) throw serviceUnavailable(`Model "${v.name}" version ${v.version} has not been loaded by a worker yet, so its inputs and outputs are not known`);
-  return oipJson({
+  return {
     name: v.name,
-    versions: deps.registry.allVersions(v.name).map((x) => x.version),
+    versions: registry.allVersions(v.name).map((x) => x.version),
     platform: ONNX_PLATFORM,
     inputs: sig.inputs.map(tensorMetadata),
     outputs: sig.outputs.map(tensorMetadata),
-  });
+  };
 }
 
+const modelMetadata = (deps: OipDeps, v: ModelVersion): HttpResult => oipJson(modelMetadataOf(deps.registry, v));
+
 /** A model version can serve when a worker is ready. */
-const isReady = (v: ModelVersion) => v.pool.readyWorkers() > 0;
+export const isReady = (v: ModelVersion) => v.pool.readyWorkers() > 0;
 
 /**
  * Server readiness: every model's default version has at least its `minWorkers` workers ready
